@@ -1,0 +1,234 @@
+"""HyperINR: a hypernetwork maps a per-sample latent z to all weights w of a SIREN.
+
+Qiu, Sonis, Shen (2026), arXiv 2601.23181: an auto-decoder with one learnable
+latent per training sample and a shared hypernetwork, trained on the
+reconstruction loss; validation and test latents are fitted with the hypernetwork
+frozen. Two heads are scored: an MLP on z and an MLP on the generated weights w.
+
+`encoder=true` gives Egri's variant instead: a CNN encoder maps the image to z,
+optionally trained with a classification loss of weight `cls_weight`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from wsbench.api import DataSplits, Method, MethodOutput, Param
+from wsbench.classifier import mlp, parse_widths, train_feature_head
+from wsbench.context import RunContext
+from wsbench.inr.siren import SirenLayout, pixel_grid, psnr, siren_forward
+
+
+class HyperNetwork(nn.Module):
+    """z -> flat SIREN weights, as a learned base SIREN plus a residual scaled by the
+    SIREN init bounds, so every generated network starts as a well-initialised SIREN."""
+
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...], layout: SirenLayout):
+        super().__init__()
+        self.layout = layout
+        self.net = mlp(latent_dim, hidden, layout.num_params)
+        last = self.net[-1]
+        nn.init.uniform_(last.weight, -1e-2 / last.in_features ** 0.5, 1e-2 / last.in_features ** 0.5)
+        nn.init.zeros_(last.bias)
+        self.register_buffer("bounds", layout.init_bounds())
+        self.base = nn.Parameter(layout.init(1)[0])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.base + self.bounds * self.net(z)
+
+
+class ConvEncoder(nn.Module):
+    """Egri's encoder, reduced: residual conv blocks, global pooling, a linear map to z."""
+
+    def __init__(self, channels: int, latent_dim: int, width: int = 32):
+        super().__init__()
+        def block(c_in: int, c_out: int, stride: int) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                                 nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU())
+        self.blocks = nn.ModuleList([block(channels, width, 1), block(width, 2 * width, 2),
+                                     block(2 * width, 4 * width, 2)])
+        self.skips = nn.ModuleList([nn.Conv2d(channels, width, 1, 1), nn.Conv2d(width, 2 * width, 1, 2),
+                                    nn.Conv2d(2 * width, 4 * width, 1, 2)])
+        self.head = nn.Linear(4 * width, latent_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, H, W, C)
+        h = images.permute(0, 3, 1, 2)
+        for block, skip in zip(self.blocks, self.skips):
+            h = block(h) + skip(h)
+        return self.head(h.mean((2, 3)))
+
+
+def reconstruction_loss(hyper: HyperNetwork, z: torch.Tensor, signals: torch.Tensor,
+                        coords: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """Per-sample MSE on a subset of pixels; signals (B, HW, C), pixels (k,) indices."""
+    pred = siren_forward(hyper.layout, hyper(z), coords[pixels])
+    return (pred - signals[:, pixels]).pow(2).flatten(1).mean(1)
+
+
+def random_pixels(n_pixels: int, fraction: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    k = max(1, round(n_pixels * fraction))
+    return torch.randperm(n_pixels, generator=gen)[:k].to(device)
+
+
+def fit_latents(hyper: HyperNetwork, signals: torch.Tensor, coords: torch.Tensor, init: torch.Tensor,
+                p: dict, ctx: RunContext, desc: str) -> torch.Tensor:
+    """Fit one latent per sample with the hypernetwork frozen (the auto-decoder's inference)."""
+    hyper.requires_grad_(False)
+    gen = torch.Generator().manual_seed(ctx.seed + 1)
+    out = []
+    bar = ctx.progress(total=len(signals), desc=desc, unit="sample")
+    for chunk in signals.split(p["fit_chunk"]):
+        chunk = chunk.to(ctx.device)
+        z = init.expand(len(chunk), -1).clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=p["fit_lr"])
+        for _ in range(p["fit_steps"]):
+            pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, ctx.device)
+            loss = reconstruction_loss(hyper, z, chunk, coords, pixels).sum()
+            loss = loss + p["latent_reg"] * z.pow(2).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        out.append(z.detach().cpu())
+        bar.update(len(chunk))
+    bar.close()
+    hyper.requires_grad_(True)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def generate(hyper: HyperNetwork, z: torch.Tensor, device: torch.device, batch: int = 1024) -> torch.Tensor:
+    return torch.cat([hyper(part.to(device)).cpu() for part in z.split(batch)])
+
+
+@torch.no_grad()
+def mean_psnr(hyper: HyperNetwork, z: torch.Tensor, signals: torch.Tensor, coords: torch.Tensor,
+              device: torch.device, batch: int = 512) -> float:
+    values = [psnr(siren_forward(hyper.layout, hyper(zb.to(device)), coords), sb.to(device))
+              for zb, sb in zip(z.split(batch), signals.split(batch))]
+    return torch.cat(values).mean().item()
+
+
+class HyperINR(Method):
+    name = "hyperinr"
+    description = "Hypernetwork from a per-sample latent to SIREN weights; MLP heads on z and on w"
+    params = {
+        "latent_dim": Param(64, "size of the per-sample latent z"),
+        "hyper_hidden": Param("128", "hidden widths of the hypernetwork, comma separated"),
+        "siren_hidden": Param("32,32", "hidden widths of the generated SIREN"),
+        "w0": Param(30.0, "SIREN frequency"),
+        "epochs": Param(15, "passes over the training set for the hypernetwork"),
+        "batch_size": Param(128, "samples per hypernetwork step"),
+        "lr": Param(1e-3, "Adam learning rate of the hypernetwork"),
+        "latent_lr": Param(1e-2, "learning rate of the training latents"),
+        "latent_reg": Param(1e-4, "weight of ||z||^2, in training and in latent fitting"),
+        "pixel_fraction": Param(0.25, "fraction of pixels sampled per step"),
+        "fit_steps": Param(100, "Adam steps to fit a validation or test latent"),
+        "fit_lr": Param(1e-2, "learning rate of latent fitting"),
+        "fit_chunk": Param(128, "samples fitted together"),
+        "refit_train": Param(False, "train the heads on train latents re-fitted like the test ones"),
+        "encoder": Param(False, "Egri's variant: a CNN encoder maps the image to z"),
+        "cls_weight": Param(0.0, "encoder variant: weight of a classification loss on z"),
+        "head_hidden": Param("512,512", "hidden widths of the MLP heads"),
+        "head_epochs": Param(60, "epochs of the MLP heads"),
+        "head_lr": Param(1e-3, "learning rate of the MLP heads"),
+        "head_dropout": Param(0.2, "dropout of the MLP heads"),
+    }
+    profiles = {
+        "quick": {},
+        "paper": {"latent_dim": 128, "hyper_hidden": "512,512", "epochs": 200, "fit_steps": 500,
+                  "pixel_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100},
+    }
+
+    def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        p, device = params, ctx.device
+        h, w, c = data.train.x.shape[1:]
+        layout = SirenLayout((2, *parse_widths(p["siren_hidden"]), c), w0=p["w0"])
+        coords = pixel_grid(h, w).to(device)
+        signals = {name: split.x.reshape(len(split), h * w, c)
+                   for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+        hyper = HyperNetwork(p["latent_dim"], parse_widths(p["hyper_hidden"]), layout).to(device)
+        num_params = {"hypernetwork": sum(q.numel() for q in hyper.parameters()), "inr": layout.num_params}
+
+        if p["encoder"]:
+            z = self._train_encoder(hyper, data, signals, coords, p, ctx)
+        else:
+            with ctx.stage("train_hypernetwork"):
+                z_train = self._train_autodecoder(hyper, signals["train"], coords, p, ctx)
+            init = z_train.mean(0).to(device)
+            z = {}
+            with ctx.stage("fit_latents"):
+                for split in ("val", "test") + (("train",) if p["refit_train"] else ()):
+                    z[split] = fit_latents(hyper, signals[split], coords, init, p, ctx, f"fit {split} latents")
+            z.setdefault("train", z_train)
+
+        metrics = {f"psnr_{s}": mean_psnr(hyper, z[s], signals[s], coords, device) for s in ("train", "test")}
+        weights = {s: generate(hyper, z[s], device) for s in z}
+        heads = {}
+        with ctx.stage("train_heads"):
+            for head, feats in (("z", z), ("w", weights)):
+                heads[head] = train_feature_head(
+                    feats["train"], data.train.y, feats["val"], feats["test"], data.num_classes, ctx,
+                    hidden=p["head_hidden"], epochs=p["head_epochs"], lr=p["head_lr"],
+                    dropout=p["head_dropout"], desc=f"head {head}")
+        return MethodOutput(heads=heads, metrics=metrics, num_params=num_params)
+
+    def _train_autodecoder(self, hyper: HyperNetwork, signals: torch.Tensor, coords: torch.Tensor,
+                           p: dict, ctx: RunContext) -> torch.Tensor:
+        n, device = len(signals), ctx.device
+        latents = nn.Embedding(n, p["latent_dim"], sparse=True).to(device)
+        nn.init.normal_(latents.weight, std=0.01)
+        opt_h = torch.optim.Adam(hyper.parameters(), lr=p["lr"])
+        opt_z = torch.optim.SparseAdam(latents.parameters(), lr=p["latent_lr"])
+        gen = torch.Generator().manual_seed(ctx.seed)
+        steps_per_epoch = -(-n // p["batch_size"])
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_h, T_max=p["epochs"] * steps_per_epoch)
+        bar = ctx.progress(total=p["epochs"] * steps_per_epoch, desc="train hypernetwork", unit="step")
+        for _ in range(p["epochs"]):
+            for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
+                pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, device)
+                idx_d = idx.to(device)
+                z = latents(idx_d)
+                loss = reconstruction_loss(hyper, z, signals[idx].to(device), coords, pixels).mean()
+                loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
+                opt_h.zero_grad(set_to_none=True)
+                opt_z.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_h.step()
+                opt_z.step()
+                sched.step()
+                bar.update()
+                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        bar.close()
+        return latents.weight.detach().cpu()
+
+    def _train_encoder(self, hyper: HyperNetwork, data: DataSplits, signals: dict, coords: torch.Tensor,
+                       p: dict, ctx: RunContext) -> dict[str, torch.Tensor]:
+        device, n = ctx.device, len(data.train)
+        encoder = ConvEncoder(data.train.x.shape[-1], p["latent_dim"]).to(device)
+        cls = mlp(p["latent_dim"], (256,), data.num_classes).to(device)
+        params = list(hyper.parameters()) + list(encoder.parameters()) + list(cls.parameters())
+        opt = torch.optim.Adam(params, lr=p["lr"])
+        gen = torch.Generator().manual_seed(ctx.seed)
+        steps_per_epoch = -(-n // p["batch_size"])
+        bar = ctx.progress(total=p["epochs"] * steps_per_epoch, desc="train encoder", unit="step")
+        with ctx.stage("train_encoder"):
+            for _ in range(p["epochs"]):
+                encoder.train()
+                for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
+                    pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, device)
+                    images = data.train.x[idx].to(device)
+                    z = encoder(images)
+                    loss = reconstruction_loss(hyper, z, signals["train"][idx].to(device), coords, pixels).mean()
+                    loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
+                    if p["cls_weight"] > 0:
+                        loss = loss + p["cls_weight"] * nn.functional.cross_entropy(
+                            cls(z), data.train.y[idx].to(device))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    bar.update()
+            bar.close()
+        encoder.eval()
+        with torch.no_grad():
+            return {s: torch.cat([encoder(x.to(device)).cpu() for x in split.x.split(512)])
+                    for s, split in (("train", data.train), ("val", data.val), ("test", data.test))}

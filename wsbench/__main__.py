@@ -1,0 +1,3 @@
+from wsbench.cli import main
+
+main()

@@ -1,0 +1,113 @@
+"""The contracts between the harness and its plugins (methods and data sets).
+
+Plugins are plain files in methods/ and datasets/; each defines one subclass of
+Method or Dataset. The harness owns seeds, splits, scoring and records, so a
+plugin only turns data into predictions (methods) or files into arrays (data sets).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from wsbench.context import RunContext
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared, typed parameter of a plugin; `--param key=value` is checked against it."""
+
+    default: Any
+    help: str = ""
+    choices: tuple | None = None
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+
+@dataclass
+class Split:
+    """One split of a data set. Images: x (N, H, W, C) float32 in [0, 1]."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class DataSplits:
+    """What a method receives: fixed train/val/test splits of one data set."""
+
+    name: str
+    modality: str  # "image" (or "pointcloud", later)
+    num_classes: int
+    train: Split
+    val: Split
+    test: Split
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class HeadResult:
+    """Per-epoch predicted labels of one classifier head on val and test.
+
+    The harness picks the epoch with the best validation accuracy and reports the
+    test accuracy of that epoch, so every method is selected and scored alike.
+    """
+
+    val_pred: list[np.ndarray]
+    test_pred: list[np.ndarray]
+    num_params: int = 0
+
+
+@dataclass
+class MethodOutput:
+    heads: dict[str, HeadResult]
+    metrics: dict[str, float] = field(default_factory=dict)
+    num_params: dict[str, int] = field(default_factory=dict)
+
+
+class Plugin(ABC):
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+
+
+class Method(Plugin):
+    """A weight-space method: from data splits to per-epoch predictions of its heads.
+
+    `profiles` maps a profile name ("quick" for a 2-core CPU, "paper" following
+    the paper on a GPU) to parameter overrides on top of the declared defaults.
+    """
+
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
+    profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
+
+    @abstractmethod
+    def run(self, data: DataSplits, params: dict[str, Any], ctx: "RunContext") -> MethodOutput:
+        """Represent the splits, train the heads, return their per-epoch predictions."""
+
+
+class Dataset(Plugin):
+    """A data set: `prepare` once (the only step allowed to read a source or the
+    network), then `load` cheaply and offline from the data root."""
+
+    modality: ClassVar[str] = "image"
+    needs_prepare: ClassVar[bool] = True
+    prepare_hint: ClassVar[str] = ""
+
+    def prepare(self, root: Path, source: Path | None, params: dict[str, Any]) -> None:
+        """Write the prepared files under root (atomically). Default: nothing to do."""
+
+    @abstractmethod
+    def load(self, root: Path, params: dict[str, Any]) -> DataSplits:
+        """Read the prepared data from root; fast and offline."""
+

@@ -1,0 +1,122 @@
+"""Command line: wsbench list | prepare | run | report."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wsbench import params as P
+from wsbench.discovery import discover
+from wsbench.errors import UserError
+from wsbench.paths import data_root, results_dir
+from wsbench.report import FORMATS, render
+from wsbench.results import load_records
+from wsbench.runner import Runner, parse_seeds, plan, resolve_device, summarize
+
+
+def cmd_list(args, reg) -> None:
+    root = data_root(args.data_root)
+    print("methods:")
+    for name, cls in sorted(reg.methods.items()):
+        profiles = ", ".join(p for p in cls.profiles if "@" not in p)
+        print(f"  {name:16s} {cls.description} [profiles: {profiles}]")
+        if args.verbose:
+            for key, spec in cls.params.items():
+                print(f"      {key}={spec.default!r}  {spec.help}")
+    print("data sets:")
+    for name, cls in sorted(reg.datasets.items()):
+        state = "ready" if not cls.needs_prepare or (root / name / "meta.json").is_file() \
+            else f"not prepared: wsbench prepare {name} --from DIR"
+        print(f"  {name:16s} {cls.description} [{state}]")
+        if args.verbose:
+            for key, spec in cls.params.items():
+                print(f"      {key}={spec.default!r}  {spec.help}")
+    for path, error in reg.broken.items():
+        print(f"broken plugin {path}:\n    " + error.replace("\n", "\n    "))
+
+
+def cmd_prepare(args, reg) -> None:
+    cls = reg.dataset(args.name)
+    if not cls.needs_prepare:
+        print(f"{args.name} needs no preparation")
+        return
+    root = data_root(args.data_root)
+    cls().prepare(root, args.source, P.resolve(cls, P.parse_assignments(args.data_param, "--data-param")))
+    print(f"prepared {args.name} under {root / args.name}")
+
+
+def cmd_run(args, reg) -> None:
+    specs = plan(reg, args.method, args.dataset, parse_seeds(args.seeds), args.profile,
+                 args.param, args.data_param)
+    runner = Runner(reg, data_root(args.data_root), results_dir(args.results), resolve_device(args.device),
+                    force=args.force, quiet=args.quiet)
+    records = []
+    for i, spec in enumerate(specs, 1):
+        record, ran = runner.run(spec)
+        print(f"[{i}/{len(specs)}] {summarize(record)}{'' if ran else ' (done before; --force reruns)'}",
+              file=sys.stderr, flush=True)
+        records.append(record)
+    print(render(records, args.format))
+    if any(r["status"] == "failed" for r in records):
+        sys.exit(1)
+
+
+def cmd_report(args, reg) -> None:
+    records = [r for r in load_records(results_dir(args.results))
+               if (not args.method or r["method"] in args.method)
+               and (not args.dataset or r["dataset"] in args.dataset)]
+    print(render(records, args.format))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wsbench", description="Benchmark of weight-space learning methods.")
+    parser.add_argument("--data-root", help="prepared data (default $WSBENCH_DATA or ~/.cache/wsbench/data)")
+    parser.add_argument("--results", help="run records (default $WSBENCH_RESULTS or ./results)")
+    parser.add_argument("--plugins", action="append", default=[], metavar="DIR",
+                        help="extra folder of method/data-set files (repeatable; also $WSBENCH_PLUGINS)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="methods, data sets and broken plugin files")
+    p.add_argument("-v", "--verbose", action="store_true", help="also show parameters")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("prepare", help="validate and store a data set under the data root")
+    p.add_argument("name")
+    p.add_argument("--from", dest="source", help="local folder with the source files (else download)")
+    p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("run", help="run methods on data sets over seeds and print the table")
+    p.add_argument("--method", action="append", help="method name (repeatable; default hyperinr)")
+    p.add_argument("--dataset", action="append", help="data set name (repeatable; default digits)")
+    p.add_argument("--seeds", default="1", help="a count (5 = seeds 0-4), a list (0,3) or a range (2-4)")
+    p.add_argument("--profile", default="quick", help="quick (2-core CPU) or paper (GPU)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="override a method parameter")
+    p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--force", action="store_true", help="rerun runs that already succeeded")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="mean ± SE table of the stored run records")
+    p.add_argument("--method", action="append", help="only these methods")
+    p.add_argument("--dataset", action="append", help="only these data sets")
+    p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        args.method = args.method or ["hyperinr"]
+        args.dataset = args.dataset or ["digits"]
+    try:
+        args.func(args, discover(args.plugins))
+    except UserError as err:
+        print(f"wsbench: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("wsbench: interrupted; finished runs keep their records, the next run redoes the rest",
+              file=sys.stderr)
+        sys.exit(130)

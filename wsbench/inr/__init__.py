@@ -1,0 +1,1 @@
+"""Shared INR building blocks: SIREN layouts, batched functional forward passes."""
