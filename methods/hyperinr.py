@@ -135,6 +135,9 @@ class HyperINR(Method):
     }
     profiles = {
         "quick": {},
+        "quick@digits": {"latent_dim": 32, "hyper_hidden": "64", "epochs": 60, "pixel_fraction": 1.0},
+        "smoke": {"latent_dim": 8, "hyper_hidden": "16", "siren_hidden": "8", "epochs": 3, "fit_steps": 5,
+                  "head_hidden": "32", "head_epochs": 3},
         "paper": {"latent_dim": 128, "hyper_hidden": "512,512", "epochs": 200, "fit_steps": 500,
                   "pixel_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100},
     }

@@ -1,0 +1,41 @@
+"""Template of a method adapter: copy this file to methods/<your_method>.py and edit it.
+
+Files named template_*.py are not listed. The harness gives `run` fixed
+train/val/test splits and a RunContext (device, seed, progress bars, stage
+timing); `run` returns, for every classifier head, the predicted labels on val
+and test after each epoch. The harness picks the epoch with the best validation
+accuracy, scores test accuracy there and writes the run record: do not compute
+metrics or select epochs in the method.
+
+Every random draw must come from torch/numpy/random after the harness seeded
+them (or from a generator seeded with ctx.seed), so a seed reproduces a run.
+"""
+from __future__ import annotations
+
+from wsbench.api import DataSplits, Method, MethodOutput, Param
+from wsbench.classifier import train_feature_head
+from wsbench.context import RunContext
+
+
+class TemplateMethod(Method):
+    name = "template"  # what users type after --method
+    description = "raw pixels into an MLP head (an example, not a weight-space method)"
+    modalities = ("image",)
+    # Declared parameters: `--param key=value` is parsed to the default's type.
+    params = {
+        "head_hidden": Param("256", "hidden widths of the MLP head"),
+        "head_epochs": Param(20, "epochs of the MLP head"),
+    }
+    # Overrides per profile; "quick" must fit a 2-core CPU, "paper" follows the
+    # paper on a GPU, "smoke" is the tiny setting of the contract test;
+    # "quick@digits" would apply on top of "quick" for the digits data set only.
+    profiles = {"quick": {}, "paper": {"head_epochs": 100}, "smoke": {"head_epochs": 2}}
+
+    def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        flat = {name: split.x.flatten(1) for name, split in
+                (("train", data.train), ("val", data.val), ("test", data.test))}
+        with ctx.stage("train_head"):
+            head = train_feature_head(flat["train"], data.train.y, flat["val"], flat["test"],
+                                      data.num_classes, ctx, hidden=params["head_hidden"],
+                                      epochs=params["head_epochs"])
+        return MethodOutput(heads={"pixels": head}, num_params={"head": head.num_params})

@@ -1,0 +1,49 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wsbench.cli import main
+from wsbench.discovery import REPO_ROOT, discover
+
+ROOT = REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return discover()
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    """A private data root and results folder for one test."""
+    data, results = tmp_path / "data", tmp_path / "results"
+    monkeypatch.setenv("WSBENCH_DATA", str(data))
+    monkeypatch.setenv("WSBENCH_RESULTS", str(results))
+    monkeypatch.delenv("WSBENCH_PLUGINS", raising=False)
+    return data, results
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    def run(*args: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
+
+
+def records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+
+
+def run_subprocess(args: list[str], env: dict, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wsbench", *args], env=env, capture_output=True,
+                          text=True, **kw)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from wsbench.errors import UserError
+from wsbench.report import aggregate, render
+
+
+def rec(seed, acc, method="m", params=None, status="ok", dataset="d"):
+    r = {"method": method, "dataset": dataset, "seed": seed, "profile": "quick", "params": params or {"a": 1},
+         "status": status, "cost": {"seconds": 10.0 + seed, "peak_rss_mb": 100.0 + seed},
+         "metrics": {"psnr_test": 20.0}}
+    if status == "ok":
+        r["heads"] = {"z": {"test_acc": acc, "val_acc": acc + 0.01}, "w": {"test_acc": acc / 2, "val_acc": 0.5}}
+    return r
+
+
+def test_mean_and_standard_error_over_seeds():
+    accs = [0.90, 0.92, 0.97]
+    agg = aggregate([rec(s, a) for s, a in enumerate(accs)])
+    z = agg[agg["head"] == "z"].iloc[0]
+    assert z.n == 3
+    assert z.test_mean == pytest.approx(np.mean(accs))
+    assert z.test_se == pytest.approx(np.std(accs, ddof=1) / np.sqrt(3))
+    assert z.seconds == pytest.approx(11.0) and z.peak_mb == 102.0
+    table = render([rec(s, a) for s, a in enumerate(accs)])
+    assert f"{100 * np.mean(accs):.2f} ± {100 * np.std(accs, ddof=1) / np.sqrt(3):.2f}" in table
+
+
+def test_configurations_are_separate_rows_and_labelled():
+    recs = [rec(0, 0.9, params={"a": 1, "b": 2}), rec(1, 0.8, params={"a": 1, "b": 2}),
+            rec(0, 0.5, params={"a": 1, "b": 3})]
+    agg = aggregate(recs)
+    assert sorted(agg.config.unique()) == ["b=2", "b=3"]
+    assert agg[(agg.config == "b=3") & (agg["head"] == "z")].n.item() == 1
+    assert "b=3" in render(recs)
+
+
+def test_failed_runs_are_counted_not_averaged():
+    agg = aggregate([rec(0, 0.9), rec(1, 0.0, status="failed")])
+    z = agg[agg["head"] == "z"].iloc[0]
+    assert (z.n, z.failed, z.test_mean) == (1, 1, pytest.approx(0.9))
+
+
+def test_a_configuration_with_only_failures_still_shows():
+    agg = aggregate([rec(0, 0.9), rec(0, 0.0, method="other", status="failed")])
+    other = agg[agg.method == "other"].iloc[0]
+    assert other.failed == 1 and other.n == 0
+
+
+def test_formats():
+    recs = [rec(0, 0.9), rec(1, 0.8)]
+    assert "\\begin{tabular}" in render(recs, "latex")
+    csv = render(recs, "csv").splitlines()
+    assert csv[0].startswith("dataset,method,profile,head,test acc % (mean ± SE),n")
+    with pytest.raises(UserError, match="--format 'html'"):
+        render(recs, "html")
+    with pytest.raises(UserError, match="no run records"):
+        render([])
