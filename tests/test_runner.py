@@ -119,3 +119,18 @@ def test_cuda_request_without_gpu_is_an_error(dirs, cli):
         pytest.skip("a GPU is present")
     code, _, err = cli("run", "--device", "cuda", "--profile", "smoke")
     assert code == 2 and "--device cuda" in err
+
+
+def test_encoder_variant_with_classification_loss_runs(dirs, cli):
+    _, results = dirs
+    code, _, err = cli("run", "--dataset", "synthetic", "--profile", "smoke", "--quiet",
+                       "--param", "encoder=true", "--param", "cls_weight=0.5")
+    assert code == 0, err
+    (rec,) = records(results)
+    assert rec["status"] == "ok", rec.get("error")
+    assert set(rec["heads"]) == {"z", "w"} and "train_encoder" in rec["cost"]["stages"]
+
+
+def test_data_root_inside_the_source_tree_is_refused(dirs, cli):
+    code, _, err = cli("--data-root", str(ROOT / "data"), "run", "--profile", "smoke")
+    assert code == 2 and "inside the source tree" in err
