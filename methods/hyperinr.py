@@ -125,7 +125,7 @@ class HyperINR(Method):
         "fit_steps": Param(100, "Adam steps to fit a validation or test latent"),
         "fit_lr": Param(1e-2, "learning rate of latent fitting"),
         "fit_chunk": Param(128, "samples fitted together"),
-        "refit_train": Param(False, "train the heads on train latents re-fitted like the test ones"),
+        "refit_train": Param(True, "train the heads on train latents re-fitted like the test ones"),
         "encoder": Param(False, "Egri's variant: a CNN encoder maps the image to z"),
         "cls_weight": Param(0.0, "encoder variant: weight of a classification loss on z"),
         "head_hidden": Param("512,512", "hidden widths of the MLP heads"),
@@ -139,7 +139,7 @@ class HyperINR(Method):
         "smoke": {"latent_dim": 8, "hyper_hidden": "16", "siren_hidden": "8", "epochs": 3, "fit_steps": 5,
                   "head_hidden": "32", "head_epochs": 3},
         "paper": {"latent_dim": 128, "hyper_hidden": "512,512", "epochs": 200, "fit_steps": 500,
-                  "pixel_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100},
+                  "pixel_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100, "refit_train": False},
     }
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
