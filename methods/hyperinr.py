@@ -161,7 +161,10 @@ class HyperINR(Method):
             z = {}
             with ctx.stage("fit_latents"):
                 for split in ("val", "test") + (("train",) if p["refit_train"] else ()):
-                    z[split] = fit_latents(hyper, signals[split], coords, init, p, ctx, f"fit {split} latents")
+                    saved = ctx.load_state(f"latents_{split}")
+                    z[split] = saved["z"] if saved else fit_latents(hyper, signals[split], coords, init, p,
+                                                                      ctx, f"fit {split} latents")
+                    ctx.save_state(f"latents_{split}", {"z": z[split]})
             z.setdefault("train", z_train)
 
         metrics = {f"psnr_{s}": mean_psnr(hyper, z[s], signals[s], coords, device) for s in ("train", "test")}
@@ -185,8 +188,16 @@ class HyperINR(Method):
         gen = torch.Generator().manual_seed(ctx.seed)
         steps_per_epoch = -(-n // p["batch_size"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_h, T_max=p["epochs"] * steps_per_epoch)
-        bar = ctx.progress(total=p["epochs"] * steps_per_epoch, desc="train hypernetwork", unit="step")
-        for _ in range(p["epochs"]):
+        parts = {"hyper": hyper, "latents": latents, "opt_h": opt_h, "opt_z": opt_z, "sched": sched}
+        start = 0
+        if saved := ctx.load_state("autodecoder"):
+            for key, part in parts.items():
+                part.load_state_dict(saved[key])
+            gen.set_state(saved["gen"])
+            start = saved["epoch"]
+        bar = ctx.progress(total=p["epochs"] * steps_per_epoch, initial=start * steps_per_epoch,
+                           desc="train hypernetwork", unit="step")
+        for epoch in range(start, p["epochs"]):
             for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
                 pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, device)
                 idx_d = idx.to(device)
@@ -201,6 +212,8 @@ class HyperINR(Method):
                 sched.step()
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            ctx.save_state("autodecoder", {"epoch": epoch + 1, "gen": gen.get_state(),
+                                           **{key: part.state_dict() for key, part in parts.items()}})
         bar.close()
         return latents.weight.detach().cpu()
 

@@ -1,16 +1,22 @@
-"""Command line: wsbench list | prepare | run | report."""
+"""Command line: wsbench list | prepare | run | report | sweep | status."""
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
+from pathlib import Path
+
+from tabulate import tabulate
 
 from wsbench import params as P
-from wsbench.discovery import discover
+from wsbench.discovery import REPO_ROOT, discover
 from wsbench.errors import UserError
+from wsbench.launch import run_states, submit
 from wsbench.paths import data_root, results_dir
 from wsbench.report import FORMATS, render
 from wsbench.results import load_records
 from wsbench.runner import Runner, parse_seeds, plan, resolve_device, summarize
+from wsbench.sweep import CLUSTER_FILE, CLUSTER_KEYS, load_sweep, read_cluster_settings
 
 
 def cmd_list(args, reg) -> None:
@@ -61,10 +67,34 @@ def cmd_run(args, reg) -> None:
 
 
 def cmd_report(args, reg) -> None:
-    records = [r for r in load_records(results_dir(args.results))
-               if (not args.method or r["method"] in args.method)
+    results = results_dir(args.results)
+    records = load_records(results)
+    if args.sweep:
+        ids = {spec.run_id for spec in load_sweep(args.sweep, reg).specs}
+        records = [r for r in records if r.get("run_id") in ids]
+    records = [r for r in records if (not args.method or r["method"] in args.method)
                and (not args.dataset or r["dataset"] in args.dataset)]
     print(render(records, args.format))
+
+
+def cmd_sweep(args, reg) -> None:
+    sweep = load_sweep(args.file, reg)
+    settings = {**read_cluster_settings(Path(args.settings) if args.settings else CLUSTER_FILE),
+                **sweep.cluster,
+                **{k: v for k, v in vars(args).items() if k in CLUSTER_KEYS and v is not None}}
+    results = results_dir(args.results)
+    submitted = submit(sweep, reg, args.cluster, settings, data_root(args.data_root), results, args.device,
+                       args.plugins, dry_run=args.dry_run, wait=args.wait,
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
+    if submitted and not args.dry_run and (args.wait or args.cluster != "slurm"):
+        cmd_status(args, reg)
+
+
+def cmd_status(args, reg) -> None:
+    rows = run_states(load_sweep(args.file, reg), results_dir(args.results))
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    counts = Counter(row["state"] for row in rows)
+    print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,8 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="mean ± SE table of the stored run records")
     p.add_argument("--method", action="append", help="only these methods")
     p.add_argument("--dataset", action="append", help="only these data sets")
+    p.add_argument("--sweep", metavar="FILE", help="only the runs of this sweep file")
     p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sweep", help="submit a sweep file's missing runs through submitit")
+    p.add_argument("file", help="a sweep file, e.g. slurm/sweeps/smoke.yaml")
+    p.add_argument("--cluster", default="slurm", help="slurm, local (processes here) or debug (in this process)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be submitted")
+    p.add_argument("--wait", action="store_true", help="block until the jobs end (always for local and debug)")
+    p.add_argument("--device", default="auto", help="device inside the jobs: auto, cpu or cuda")
+    p.add_argument("--settings", help=f"cluster settings file (default {CLUSTER_FILE.relative_to(REPO_ROOT)})")
+    for key, kind, help_ in (("partition", str, "SLURM partition"), ("account", str, "SLURM account"),
+                             ("qos", str, "SLURM QoS"), ("gpus_per_node", int, "GPUs per job"),
+                             ("cpus_per_task", int, "CPUs per job"), ("mem_gb", int, "memory per job in GB"),
+                             ("timeout_min", int, "time limit per job in minutes"),
+                             ("array_parallelism", int, "array tasks running at once")):
+        p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, help=help_)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("status", help="per run of a sweep: done, failed, running, pending, with job and log")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_status)
     return parser
 
 

@@ -1,15 +1,19 @@
 """What the harness hands a method during one run: device, seed, progress bars, stage timing."""
 from __future__ import annotations
 
+import io
 import resource
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 import torch
 from tqdm.auto import tqdm
+
+from wsbench.fileio import atomic_write_bytes
 
 
 def peak_rss_mb() -> float:
@@ -22,14 +26,15 @@ class RunContext:
     device: torch.device
     seed: int
     quiet: bool = False
+    checkpoint_dir: Path | None = None
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def progress(self, iterable: Iterable | None = None, desc: str = "", total: int | None = None,
-                 unit: str = "it") -> tqdm:
+                 unit: str = "it", initial: int = 0) -> tqdm:
         """A progress bar that stays silent when stderr is not a terminal (logs, CI)."""
         disable = self.quiet or not sys.stderr.isatty()
-        return tqdm(iterable, desc=desc, total=total, unit=unit, leave=False, disable=disable,
-                    dynamic_ncols=True)
+        return tqdm(iterable, desc=desc, total=total, unit=unit, initial=initial, leave=False,
+                    disable=disable, dynamic_ncols=True)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -51,3 +56,17 @@ class RunContext:
     def log(self, message: str) -> None:
         if not self.quiet:
             tqdm.write(message, file=sys.stderr)
+
+    def save_state(self, name: str, state: dict[str, Any]) -> None:
+        """Checkpoint a long stage so that a killed or requeued job resumes here, not from scratch."""
+        if self.checkpoint_dir is not None:
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            atomic_write_bytes(self.checkpoint_dir / f"{name}.pt", buffer.getvalue())
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        path = self.checkpoint_dir / f"{name}.pt" if self.checkpoint_dir is not None else None
+        if path is None or not path.is_file():
+            return None
+        self.log(f"resuming {name} from {path}")
+        return torch.load(path, map_location=self.device, weights_only=False)

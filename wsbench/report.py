@@ -13,24 +13,24 @@ FORMATS = {"markdown": "github", "latex": "latex_booktabs", "plain": "simple"}
 GROUP = ["dataset", "method", "profile", "config", "head"]
 
 
-def _config_labels(records: list[dict]) -> list[str]:
-    """Label each record's parameters by how they differ from the other configurations
-    of the same method, so that one configuration shows no label at all."""
+def config_labels(runs: list[tuple[str, dict]]) -> list[str]:
+    """Label each (method, params) by how it differs from the other configurations
+    of the same method, so that a lone configuration shows no label at all."""
     by_method: dict[str, list[dict]] = {}
-    for r in records:
-        by_method.setdefault(r["method"], []).append(r["params"])
+    for method, params in runs:
+        by_method.setdefault(method, []).append(params)
     labels = []
-    for r in records:
-        varying = sorted(k for k in r["params"]
-                         if len({json.dumps(p.get(k), sort_keys=True) for p in by_method[r["method"]]}) > 1)
-        labels.append(" ".join(f"{k}={r['params'][k]}" for k in varying))
+    for method, params in runs:
+        varying = sorted(k for k in params
+                         if len({json.dumps(p.get(k), sort_keys=True) for p in by_method[method]}) > 1)
+        labels.append(" ".join(f"{k}={params[k]}" for k in varying))
     return labels
 
 
 def flatten(records: list[dict]) -> pd.DataFrame:
     """One row per (run, head); runs that failed or were skipped give one row with no head."""
     rows = []
-    for r, config in zip(records, _config_labels(records)):
+    for r, config in zip(records, config_labels([(r["method"], r["params"]) for r in records])):
         base = {"dataset": r["dataset"], "method": r["method"], "profile": r.get("profile", ""),
                 "config": config, "seed": r["seed"], "status": r["status"],
                 "seconds": r.get("cost", {}).get("seconds", np.nan),

@@ -1,6 +1,7 @@
 """One run: load data -> method -> score heads -> write one record. Reruns skip finished work."""
 from __future__ import annotations
 
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -102,11 +103,11 @@ class Runner:
         if not self.force and (record := self.done(spec)):
             return record, False
         data = self.load(spec)
-        record = {"run_id": spec.run_id, **spec.identity, "profile": spec.profile,
-                  "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        record = {**base_record(spec),
                   "provenance": {**provenance(self.device), "data_checksums": data.checksums}}
         method = self.reg.method(spec.method)()
-        ctx = RunContext(self.device, spec.seed, quiet=self.quiet)
+        ctx = RunContext(self.device, spec.seed, quiet=self.quiet,
+                         checkpoint_dir=self.results / "checkpoints" / spec.run_id)
         start = time.perf_counter()
         if data.modality not in method.modalities:
             record.update(status="skipped", reason=f"{spec.method} does not handle {data.modality} data")
@@ -122,9 +123,24 @@ class Runner:
                 record.update(status="failed", error=traceback.format_exc())
         record["cost"] = {"seconds": round(time.perf_counter() - start, 3), "stages": ctx.stages,
                           "peak_rss_mb": round(peak_rss_mb(), 1)}
-        record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record["finished"] = now()
         write_record(self.results, record)
+        if record["status"] == "ok":
+            shutil.rmtree(ctx.checkpoint_dir, ignore_errors=True)
         return record, True
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def base_record(spec: RunSpec) -> dict:
+    return {"run_id": spec.run_id, **spec.identity, "profile": spec.profile, "started": now()}
+
+
+def failed_record(spec: RunSpec, error: str) -> dict:
+    """The record of a run whose process died before it could write one itself."""
+    return {**base_record(spec), "status": "failed", "error": error, "finished": now()}
 
 
 def summarize(record: dict) -> str:

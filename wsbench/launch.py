@@ -1,0 +1,226 @@
+"""Submit sweeps through submitit: shared stages first, then the runs as one job array.
+
+A job receives small plain arguments (a run's spec as a dict and folder paths) and
+calls a function of this module, never a large pickle. Each run writes its own
+record, so a crashed task loses nothing but itself, and a resubmission sends only
+the runs that have no `ok` record and are not pending or running.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import submitit
+import torch
+
+from wsbench.discovery import Registry, discover
+from wsbench.errors import UserError
+from wsbench.fileio import atomic_write_json
+from wsbench.report import config_labels
+from wsbench.results import read_record, record_path, write_record
+from wsbench.runner import Runner, RunSpec, failed_record, resolve_device
+from wsbench.sweep import Sweep
+
+CLUSTERS = ("slurm", "local", "debug")
+ACTIVE = {"pending", "running"}
+
+
+# ---- what a job runs -------------------------------------------------------------------------
+
+class RunJob(submitit.helpers.Checkpointable):
+    """One run in a job. On preemption or timeout submitit requeues the same call; the
+    run then resumes from the checkpoints its long stages wrote (RunContext.save_state)."""
+
+    def __call__(self, spec: dict, data_root: str, results: str, device: str, plugins: list[str],
+                 threads: int) -> str:
+        if threads > 0:
+            torch.set_num_threads(threads)
+        reg = discover(plugins)
+        runner = Runner(reg, Path(data_root), Path(results), resolve_device(device), quiet=True)
+        record, _ = runner.run(RunSpec(**spec))
+        print(f"{record['run_id']}: {record['status']}", file=sys.stderr, flush=True)
+        return record["status"]
+
+
+def prepare_job(name: str, source: str | None, data_params: dict, data_root: str, plugins: list[str]) -> str:
+    reg = discover(plugins)
+    reg.dataset(name)().prepare(Path(data_root), Path(source) if source else None, data_params)
+    return name
+
+
+# ---- shared stages -----------------------------------------------------------------------------
+
+@dataclass
+class Stage:
+    """Work that several runs share (data preparation; INR zoos later), run once before them."""
+
+    key: str
+    fn: Callable
+    args: tuple
+    done: Callable[[], bool]
+
+
+def data_stages(sweep: Sweep, reg: Registry, data_root: Path, plugins: list[str]) -> list[Stage]:
+    stages = {}
+    for spec in sweep.specs:
+        cls = reg.dataset(spec.dataset)
+        if cls.needs_prepare and spec.dataset not in stages:
+            marker = data_root / spec.dataset / "meta.json"
+            stages[spec.dataset] = Stage(
+                f"prepare {spec.dataset}", prepare_job,
+                (spec.dataset, sweep.sources.get(spec.dataset), spec.data_params, str(data_root), plugins),
+                marker.is_file)
+    return [s for s in stages.values() if not s.done()]
+
+
+# ---- executors and bookkeeping -------------------------------------------------------------------
+
+def sweep_dir(results: Path, sweep: Sweep) -> Path:
+    return results / "sweeps" / sweep.name
+
+
+def make_executor(kind: str, folder: Path, settings: dict[str, Any]) -> submitit.AutoExecutor:
+    if kind not in CLUSTERS:
+        raise UserError(f"--cluster {kind!r}: choose one of {', '.join(CLUSTERS)}")
+    if kind == "slurm" and shutil.which("sbatch") is None:
+        raise UserError("--cluster slurm: `sbatch` is not on PATH (is SLURM installed and SLURM_CONF set?)")
+    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=kind)
+    generic = {k: settings[k] for k in ("timeout_min", "mem_gb", "cpus_per_task", "gpus_per_node")
+               if settings.get(k) is not None}
+    slurm = {f"slurm_{k}": settings[k] for k in ("partition", "account", "qos", "array_parallelism")
+             if settings.get(k) is not None}
+    executor.update_parameters(name="wsbench", **generic, **slurm)
+    return executor
+
+
+def read_jobs(path: Path) -> dict:
+    record = read_record(path)
+    return record if record else {"runs": {}}
+
+
+def job_states(jobs: dict) -> dict[str, str]:
+    """run id -> pending | running | ended, from SLURM accounting or the local process table."""
+    runs = jobs.get("runs", {})
+    if not runs:
+        return {}
+    if jobs.get("cluster") == "slurm":
+        ids = ",".join(sorted({r["job_id"] for r in runs.values()}))
+        try:
+            out = subprocess.run(["sacct", "-j", ids, "-X", "-n", "--parsable2", "-o", "JobID,State"],
+                                 capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return {rid: "unknown" for rid in runs}
+        state = {}
+        for line in out.splitlines():
+            job_id, _, raw = line.partition("|")
+            word = raw.split()[0] if raw.split() else "UNKNOWN"
+            state[job_id] = ("pending" if word == "PENDING" else
+                             "running" if word in {"RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING",
+                                                   "SUSPENDED", "RESIZING"} else f"ended ({word})")
+        return {rid: state.get(r["job_id"], "unknown") for rid, r in runs.items()}
+    # local jobs are processes of this machine; debug jobs run inside the submitting process
+    def alive(pid: str) -> bool:
+        try:
+            os.kill(int(pid.split("_")[0]), 0)
+            return True
+        except (OSError, ValueError):
+            return False
+    return {rid: "running" if jobs.get("cluster") == "local" and alive(r["job_id"]) else "ended"
+            for rid, r in runs.items()}
+
+
+def run_states(sweep: Sweep, results: Path) -> list[dict]:
+    """One row per run of the sweep: done / failed / skipped / running / pending / not submitted."""
+    jobs = read_jobs(sweep_dir(results, sweep) / "jobs.json")
+    live = job_states(jobs)
+    rows = []
+    labels = config_labels([(spec.method, spec.params) for spec in sweep.specs])
+    for spec, config in zip(sweep.specs, labels):
+        record = read_record(record_path(results, spec.run_id))
+        job = jobs["runs"].get(spec.run_id, {})
+        row = {"run": spec.run_id, "method": spec.method, "config": config, "dataset": spec.dataset,
+               "seed": spec.seed, "job": job.get("job_id", ""), "log": job.get("stderr", "")}
+        if record and record.get("status") == "ok":
+            row["state"] = "done"
+        elif record and record.get("status") == "skipped":
+            row["state"], row["reason"] = "skipped", record.get("reason", "")
+        elif job and live.get(spec.run_id) in ACTIVE:
+            row["state"] = live[spec.run_id]
+        elif record:
+            row["state"], row["reason"] = "failed", record.get("error", "").strip().splitlines()[-1:]
+        elif job:
+            row["state"], row["reason"] = "failed", f"job {live.get(spec.run_id, 'ended')} without a record"
+        else:
+            row["state"] = "not submitted"
+        if isinstance(row.get("reason"), list):
+            row["reason"] = row["reason"][0] if row["reason"] else ""
+        rows.append(row)
+    return rows
+
+
+# ---- submission -----------------------------------------------------------------------------------
+
+def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Path, results: Path,
+           device: str, plugins: list[str], dry_run: bool = False, wait: bool = False,
+           log: Callable[[str], None] = print) -> list[RunSpec]:
+    """Submit the sweep's missing and failed runs; with `wait`, block until they end."""
+    states = {row["run"]: row["state"] for row in run_states(sweep, results)}
+    todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", *ACTIVE}]
+    stages = data_stages(sweep, reg, data_root, plugins) if todo else []
+    log(f"sweep {sweep.name}: {len(sweep.specs)} runs, {len(sweep.specs) - len(todo)} done or active, "
+        f"{len(todo)} to submit, {len(stages)} shared stages")
+    if dry_run:
+        for stage in stages:
+            log(f"  stage: {stage.key}")
+        for spec in todo:
+            log(f"  run {spec.run_id}: {spec.method} on {spec.dataset} seed {spec.seed} ({states[spec.run_id]})")
+        return todo
+    if not todo:
+        return todo
+    folder = sweep_dir(results, sweep)
+    executor = make_executor(kind, folder / "logs", settings)
+    for stage in stages:  # shared stages run once, before the runs that need them
+        log(f"  stage {stage.key} ...")
+        job = executor.submit(stage.fn, *stage.args)
+        try:
+            job.result()
+        except Exception as err:
+            raise UserError(f"stage {stage.key} failed ({err}); log: {job.paths.stderr}") from None
+    threads = int(settings.get("cpus_per_task") or 0)
+    jobs = executor.map_array(RunJob(), [dataclasses.asdict(s) for s in todo], *(
+        [value] * len(todo) for value in (str(data_root), str(results), device, plugins, threads)))
+    book = read_jobs(folder / "jobs.json")
+    book["cluster"] = kind
+    for spec, job in zip(todo, jobs):
+        book["runs"][spec.run_id] = {"job_id": str(job.job_id), "stdout": str(job.paths.stdout),
+                                     "stderr": str(job.paths.stderr),
+                                     "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_json(folder / "jobs.json", book)
+    log(f"  submitted {len(jobs)} runs as {kind} job{'s' if len(jobs) > 1 else ''} "
+        f"{jobs[0].job_id}{'..' + str(jobs[-1].job_id) if len(jobs) > 1 else ''}; logs in {folder / 'logs'}")
+    if wait or kind != "slurm":
+        wait_for(todo, jobs, results, log)
+    return todo
+
+
+def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None]) -> None:
+    """Block until every job ends; a job that died without writing its record (killed,
+    out of memory, cancelled) gets a `failed` record naming the reason and its log."""
+    for spec, job in zip(specs, jobs):
+        try:
+            job.result()
+        except Exception as err:  # submitit raises for jobs that did not complete
+            if read_record(record_path(results, spec.run_id)) is None:
+                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                write_record(results, failed_record(spec, f"job {job.job_id} ended without a record: "
+                                                          f"{reason}\nlog: {job.paths.stderr}"))
+            log(f"  job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) failed; "
+                f"log: {job.paths.stderr}")
+
