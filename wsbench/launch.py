@@ -8,6 +8,7 @@ the runs that have no `ok` record and are not pending or running.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import os
 import shutil
 import subprocess
@@ -105,28 +106,32 @@ def read_jobs(path: Path) -> dict:
     return record if record else {"runs": {}}
 
 
-def job_states(jobs: dict) -> dict[str, str]:
-    """run id -> pending | running | ended, from SLURM accounting or the local process table."""
-    runs = jobs.get("runs", {})
-    if not runs:
+def _table(cmd: list[str]) -> dict[str, str]:
+    """Run a SLURM query printing `id|STATE` lines; {} when SLURM cannot be asked."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
         return {}
-    if jobs.get("cluster") == "slurm":
-        ids = ",".join(sorted({r["job_id"] for r in runs.values()}))
-        try:
-            out = subprocess.run(["sacct", "-j", ids, "-X", "-n", "--parsable2", "-o", "JobID,State"],
-                                 capture_output=True, text=True, timeout=30).stdout
-        except (OSError, subprocess.SubprocessError):
-            return {rid: "unknown" for rid in runs}
-        state = {}
-        for line in out.splitlines():
-            job_id, _, raw = line.partition("|")
-            word = raw.split()[0] if raw.split() else "UNKNOWN"
-            state[job_id] = ("pending" if word == "PENDING" else
-                             "running" if word in {"RUNNING", "REQUEUED", "COMPLETING", "CONFIGURING",
-                                                   "SUSPENDED", "RESIZING"} else f"ended ({word})")
-        return {rid: state.get(r["job_id"], "unknown") for rid, r in runs.items()}
-    # local jobs are processes of this machine; debug jobs run inside the submitting process
-    def alive(pid: str) -> bool:
+    rows = (line.split("|", 1) for line in out.splitlines() if "|" in line)
+    return {job_id.strip(): (raw.split() or ["UNKNOWN"])[0] for job_id, raw in rows}
+
+
+def job_states(jobs: dict) -> dict[str, str]:
+    """run id -> pending | running | ended (STATE), from squeue (one line per array
+    task) and SLURM accounting, or from the process table for local jobs."""
+    runs = jobs.get("runs", {})
+    if jobs.get("cluster") == "slurm" and runs:
+        queued = _table(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T"])
+        ids = ",".join(sorted({r["job_id"] for r in runs.values()} - set(queued)))
+        ended = _table(["sacct", "-j", ids, "-X", "-n", "--parsable2", "-o", "JobID,State"]) if ids else {}
+        states = {}
+        for rid, r in runs.items():
+            word = queued.get(r["job_id"])
+            states[rid] = ("pending" if word == "PENDING" else "running" if word else
+                           f"ended ({ended.get(r['job_id'], 'UNKNOWN')})")
+        return states
+
+    def alive(pid: str) -> bool:  # local jobs are processes of this machine
         try:
             os.kill(int(pid.split("_")[0]), 0)
             return True
@@ -154,13 +159,12 @@ def run_states(sweep: Sweep, results: Path) -> list[dict]:
         elif job and live.get(spec.run_id) in ACTIVE:
             row["state"] = live[spec.run_id]
         elif record:
-            row["state"], row["reason"] = "failed", record.get("error", "").strip().splitlines()[-1:]
+            lines = record.get("error", "").strip().splitlines()
+            row["state"], row["reason"] = "failed", lines[-1] if lines else ""
         elif job:
             row["state"], row["reason"] = "failed", f"job {live.get(spec.run_id, 'ended')} without a record"
         else:
             row["state"] = "not submitted"
-        if isinstance(row.get("reason"), list):
-            row["reason"] = row["reason"][0] if row["reason"] else ""
         rows.append(row)
     return rows
 
@@ -210,17 +214,24 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     return todo
 
 
-def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None]) -> None:
+def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None],
+             poll_seconds: float = 5.0) -> None:
     """Block until every job ends; a job that died without writing its record (killed,
-    out of memory, cancelled) gets a `failed` record naming the reason and its log."""
-    for spec, job in zip(specs, jobs):
-        try:
-            job.result()
-        except Exception as err:  # submitit raises for jobs that did not complete
+    out of memory, cancelled) gets a `failed` record naming its final state and log."""
+    pending = list(zip(specs, jobs))
+    while pending:
+        pending[0][1].done(force_check=True)  # one accounting query refreshes every job's state
+        still = []
+        for spec, job in pending:
+            if not job.done():
+                still.append((spec, job))
+                continue
             if read_record(record_path(results, spec.run_id)) is None:
-                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                write_record(results, failed_record(spec, f"job {job.job_id} ended without a record: "
-                                                          f"{reason}\nlog: {job.paths.stderr}"))
-            log(f"  job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) failed; "
-                f"log: {job.paths.stderr}")
-
+                write_record(results, failed_record(
+                    spec, f"job {job.job_id} ended {job.state} without writing its record",
+                    log=str(job.paths.stderr)))
+                log(f"  job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended {job.state}; "
+                    f"log: {job.paths.stderr}")
+        pending = still
+        if pending:
+            time.sleep(poll_seconds)

@@ -138,9 +138,9 @@ def base_record(spec: RunSpec) -> dict:
     return {"run_id": spec.run_id, **spec.identity, "profile": spec.profile, "started": now()}
 
 
-def failed_record(spec: RunSpec, error: str) -> dict:
+def failed_record(spec: RunSpec, error: str, log: str) -> dict:
     """The record of a run whose process died before it could write one itself."""
-    return {**base_record(spec), "status": "failed", "error": error, "finished": now()}
+    return {**base_record(spec), "status": "failed", "error": error, "log": log, "finished": now()}
 
 
 def summarize(record: dict) -> str:

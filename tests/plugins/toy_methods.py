@@ -20,7 +20,7 @@ class Oracle(Method):
         if ctx.seed == params["fail_seed"]:
             raise RuntimeError(f"planned failure on seed {ctx.seed}")
         if ctx.seed == params["stall_seed"] and not os.environ.get("TOY_FAST"):
-            Path(os.environ["TOY_MARKER"]).touch()
+            Path(os.environ["TOY_MARKER"]).write_text(str(os.getpid()))
             time.sleep(120)
         rng = np.random.default_rng(ctx.seed)
 
@@ -32,3 +32,19 @@ class Oracle(Method):
         epochs = [(noisy(data.val.y), noisy(data.test.y)) for _ in range(3)]
         return MethodOutput(heads={"h": HeadResult([v for v, _ in epochs], [t for _, t in epochs])},
                             metrics={"calls": 1.0})
+
+
+class Counter(Method):
+    """Counts to `steps`, one step per `step_seconds`, checkpointing after every step."""
+    name = "counter"
+    params = {"steps": Param(20, "steps to count"), "step_seconds": Param(0.25, "sleep per step")}
+    profiles = {"quick": {}, "smoke": {"steps": 2, "step_seconds": 0.0}}
+
+    def run(self, data, params, ctx):
+        state = ctx.load_state("count") or {"step": 0}
+        resumed_from = state["step"]
+        for step in range(resumed_from, params["steps"]):
+            time.sleep(params["step_seconds"])
+            ctx.save_state("count", {"step": step + 1})
+        exact = HeadResult([data.val.y.numpy()], [data.test.y.numpy()])
+        return MethodOutput(heads={"h": exact}, metrics={"resumed_from": float(resumed_from)})

@@ -1,0 +1,199 @@
+"""Sweeps on a real single-node SLURM cluster (slurm/cluster/), and with the local
+and debug executors. Where SLURM is not installed the cluster tests skip, unless
+$WSBENCH_REQUIRE_SLURM is set (CI sets it), where they fail instead."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, records, run_subprocess
+
+SMOKE = ROOT / "slurm" / "sweeps" / "smoke.yaml"
+LOCAL_SETTINGS = ROOT / "slurm" / "cluster.local.yaml"
+TOY = str(ROOT / "tests" / "plugins")
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """Start the test cluster for this module; stop it and remove its state afterwards."""
+    if shutil.which("slurmctld") is None or shutil.which("sbatch") is None:
+        if os.environ.get("WSBENCH_REQUIRE_SLURM"):
+            pytest.fail("SLURM is required here ($WSBENCH_REQUIRE_SLURM) but slurmctld/sbatch are missing; "
+                        "run slurm/cluster/install.sh")
+        pytest.skip("SLURM is not installed (slurm/cluster/install.sh installs it)")
+    state = Path(f"/tmp/wsbench-slurm-{os.getpid()}")
+    start = subprocess.run([str(ROOT / "slurm" / "cluster" / "start.sh"), str(state)],
+                           capture_output=True, text=True, timeout=300)
+    if start.returncode != 0:
+        subprocess.run([str(ROOT / "slurm" / "cluster" / "stop.sh"), str(state)], timeout=120)
+        pytest.fail(f"the test cluster did not start:\n{start.stderr[-3000:]}")
+    conf = start.stdout.strip().split("=", 1)[1]
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = conf
+    yield conf
+    subprocess.run([str(ROOT / "slurm" / "cluster" / "stop.sh"), str(state)], timeout=120)
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+
+
+def env_for(tmp_path: Path, **extra) -> dict:
+    return {**os.environ, "WSBENCH_DATA": str(tmp_path / "data"), "WSBENCH_RESULTS": str(tmp_path / "results"),
+            **extra}
+
+
+def sweep_cmd(file: Path, cluster: str, *more: str) -> list[str]:
+    return ["sweep", str(file), "--cluster", cluster, "--settings", str(LOCAL_SETTINGS), *more]
+
+
+def toy_sweep(tmp_path: Path, name: str, method: str, params: dict, seeds: int = 3) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(json.dumps({"name": name, "seeds": seeds, "profile": "quick",
+                                "methods": [{"name": method, "params": params}],
+                                "datasets": [{"name": "synthetic"}]}))
+    return path
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen, seconds: float = 120) -> str:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended early:\n{proc.stderr.read()}")
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"{path} never appeared")
+
+
+def popen_sweep(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "wsbench", "--plugins", TOY, *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def status_rows(table: str) -> list[dict]:
+    """Parse the markdown table printed by `wsbench status`."""
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    header = [h.strip() for h in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+def check_smoke_results(tmp_path: Path, env: dict) -> None:
+    recs = records(tmp_path / "results")
+    assert len(recs) == 12 and all(r["status"] == "ok" for r in recs)
+    assert sorted({(r["dataset"], r["params"]["latent_dim"]) for r in recs}) == [
+        ("digits", 8), ("digits", 16), ("synthetic", 8), ("synthetic", 16)]
+    report = run_subprocess(["report", "--sweep", str(SMOKE)], env, timeout=60)
+    assert report.returncode == 0
+    rows = [line for line in report.stdout.splitlines() if "| hyperinr" in line]
+    assert len(rows) == 8 and all("±" in row and "|   3 |" in row for row in rows)
+    again = run_subprocess(sweep_cmd(SMOKE, "local"), env, timeout=120)
+    assert again.returncode == 0 and "12 done or active, 0 to submit" in again.stderr
+
+
+@pytest.mark.parametrize("cluster", ["local", "debug"])
+def test_smoke_sweep_without_slurm(tmp_path, cluster):
+    env = env_for(tmp_path)
+    out = run_subprocess(sweep_cmd(SMOKE, cluster), env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "12 to submit" in out.stderr and "12 done" in out.stdout
+    check_smoke_results(tmp_path, env)
+
+
+def test_dry_run_submits_nothing(tmp_path):
+    env = env_for(tmp_path)
+    out = run_subprocess(sweep_cmd(SMOKE, "debug", "--dry-run"), env, timeout=60)
+    assert out.returncode == 0 and out.stderr.count("(not submitted)") == 12
+    assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_bad_sweep_file_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("methods: [{name: hyperinr, params: {latent_dim: [8, x]}}]\ndatasets: [digits]\n")
+    out = run_subprocess(sweep_cmd(bad, "debug"), env_for(tmp_path), timeout=60)
+    assert out.returncode == 2 and "latent_dim='x' is not a valid int" in out.stderr
+    bad.write_text("method: [hyperinr]\n")
+    out = run_subprocess(sweep_cmd(bad, "debug"), env_for(tmp_path), timeout=60)
+    assert out.returncode == 2 and "bad.yaml: unknown keys ['method']" in out.stderr
+
+
+def test_smoke_sweep_on_slurm(slurm, tmp_path):
+    env = env_for(tmp_path)
+    out = run_subprocess(sweep_cmd(SMOKE, "slurm", "--wait"), env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "as slurm jobs" in out.stderr
+    jobs = json.loads((tmp_path / "results" / "sweeps" / "smoke" / "jobs.json").read_text())
+    assert len({j["job_id"].split("_")[0] for j in jobs["runs"].values()}) == 1  # one job array
+    check_smoke_results(tmp_path, env)
+    status = run_subprocess(["status", str(SMOKE)], env, timeout=60)
+    assert status.stdout.strip().endswith("12 done")
+
+
+def test_cancelled_task_is_failed_and_rerun(slurm, tmp_path):
+    marker = tmp_path / "stalled"
+    env = env_for(tmp_path, TOY_MARKER=str(marker))
+    sweep = toy_sweep(tmp_path, "cancel", "oracle", {"stall_seed": 1})
+    proc = popen_sweep(sweep_cmd(sweep, "slurm", "--wait"), env)
+    wait_for_file(marker, proc)
+    rows = status_rows(run_subprocess(["--plugins", TOY, "status", str(sweep)], env, timeout=60).stdout)
+    (stalled,) = [row for row in rows if row["seed"] == "1"]
+    assert stalled["state"] == "running"
+    subprocess.run(["scancel", stalled["job"]], check=True)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    rows = status_rows(run_subprocess(["--plugins", TOY, "status", str(sweep)], env, timeout=60).stdout)
+    assert [row["state"] for row in sorted(rows, key=lambda r: r["seed"])] == ["done", "failed", "done"]
+    (failed,) = [row for row in rows if row["state"] == "failed"]
+    assert "CANCELLED" in failed["reason"] and failed["log"].endswith(".err")
+    assert sorted(r["seed"] for r in records(tmp_path / "results") if r["status"] == "ok") == [0, 2]
+    again = run_subprocess(["--plugins", TOY, *sweep_cmd(sweep, "slurm", "--wait")], {**env, "TOY_FAST": "1"},
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "1 to submit" in again.stderr
+    assert sorted(r["seed"] for r in records(tmp_path / "results") if r["status"] == "ok") == [0, 1, 2]
+
+
+def test_sigkilled_task_neither_hangs_nor_loses_others(slurm, tmp_path):
+    marker = tmp_path / "stalled"
+    env = env_for(tmp_path, TOY_MARKER=str(marker))
+    sweep = toy_sweep(tmp_path, "kill", "oracle", {"stall_seed": 1})
+    proc = popen_sweep(sweep_cmd(sweep, "slurm", "--wait"), env)
+    pid = wait_for_file(marker, proc)
+    os.kill(int(pid), signal.SIGKILL)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    recs = {r["seed"]: r for r in records(tmp_path / "results")}
+    assert recs[0]["status"] == recs[2]["status"] == "ok"
+    assert recs[1]["status"] == "failed" and "FAILED without writing its record" in recs[1]["error"]
+    assert recs[1]["log"].endswith("_log.err")
+
+
+def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
+    env = env_for(tmp_path)
+    sweep = toy_sweep(tmp_path, "requeue", "counter", {"steps": 24, "step_seconds": 0.25}, seeds=1)
+    proc = popen_sweep(sweep_cmd(sweep, "slurm", "--wait"), env)
+    deadline = time.time() + 120
+    ckpt = None
+    while time.time() < deadline and ckpt is None:
+        found = list((tmp_path / "results" / "checkpoints").glob("*/count.pt")) \
+            if (tmp_path / "results" / "checkpoints").exists() else []
+        ckpt = found[0] if found else None
+        time.sleep(0.2)
+    assert ckpt is not None, "the job never checkpointed"
+    time.sleep(1.5)  # a few more steps
+    jobs = json.loads((tmp_path / "results" / "sweeps" / "requeue" / "jobs.json").read_text())
+    (job_id,) = [j["job_id"] for j in jobs["runs"].values()]
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    (rec,) = records(tmp_path / "results")
+    assert rec["status"] == "ok"
+    assert 3 <= rec["metrics"]["resumed_from"] < 24
+    assert not ckpt.parent.exists()  # checkpoints are removed once the record is written
