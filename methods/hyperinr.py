@@ -16,7 +16,9 @@ from torch import nn
 from wsbench.api import DataSplits, Method, MethodOutput, Param
 from wsbench.classifier import mlp, parse_widths, train_feature_head
 from wsbench.context import RunContext
-from wsbench.inr.siren import SirenLayout, pixel_grid, psnr, siren_forward
+from wsbench.inr.fields import Field
+from wsbench.inr.siren import SirenLayout, psnr, siren_forward
+from wsbench.udf import chamfer
 
 
 class HyperNetwork(nn.Module):
@@ -58,33 +60,32 @@ class ConvEncoder(nn.Module):
         return self.head(h.mean((2, 3)))
 
 
-def reconstruction_loss(hyper: HyperNetwork, z: torch.Tensor, signals: torch.Tensor,
-                        coords: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
-    """Per-sample MSE on a subset of pixels; signals (B, HW, C), pixels (k,) indices."""
-    pred = siren_forward(hyper.layout, hyper(z), coords[pixels])
-    return (pred - signals[:, pixels]).pow(2).flatten(1).mean(1)
+def reconstruction_loss(hyper: HyperNetwork, z: torch.Tensor, field: Field,
+                        queries: torch.Tensor | None) -> torch.Tensor:
+    """Per-sample loss of the generated INRs on a subset of the field's queries."""
+    coords, target = field.at(queries)
+    return field.per_sample_loss(siren_forward(hyper.layout, hyper(z), coords), target)
 
 
-def random_pixels(n_pixels: int, fraction: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    k = max(1, round(n_pixels * fraction))
-    return torch.randperm(n_pixels, generator=gen)[:k].to(device)
+def random_queries(n_queries: int, fraction: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    k = max(1, round(n_queries * fraction))
+    return torch.randperm(n_queries, generator=gen)[:k].to(device)
 
 
-def fit_latents(hyper: HyperNetwork, signals: torch.Tensor, coords: torch.Tensor, init: torch.Tensor,
-                p: dict, ctx: RunContext, desc: str) -> torch.Tensor:
+def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, ctx: RunContext,
+                desc: str) -> torch.Tensor:
     """Fit one latent per sample with the hypernetwork frozen (the auto-decoder's inference)."""
     hyper.requires_grad_(False)
     gen = torch.Generator().manual_seed(ctx.seed + 1)
     out = []
-    bar = ctx.progress(total=len(signals), desc=desc, unit="sample")
-    for chunk in signals.split(p["fit_chunk"]):
+    bar = ctx.progress(total=len(field), desc=desc, unit="sample")
+    for chunk in field.split(p["fit_chunk"]):
         chunk = chunk.to(ctx.device)
         z = init.expand(len(chunk), -1).clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=p["fit_lr"])
         for _ in range(p["fit_steps"]):
-            pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, ctx.device)
-            loss = reconstruction_loss(hyper, z, chunk, coords, pixels).sum()
-            loss = loss + p["latent_reg"] * z.pow(2).sum()
+            queries = random_queries(field.num_queries, p["query_fraction"], gen, ctx.device)
+            loss = reconstruction_loss(hyper, z, chunk, queries).sum() + p["latent_reg"] * z.pow(2).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -101,16 +102,39 @@ def generate(hyper: HyperNetwork, z: torch.Tensor, device: torch.device, batch: 
 
 
 @torch.no_grad()
-def mean_psnr(hyper: HyperNetwork, z: torch.Tensor, signals: torch.Tensor, coords: torch.Tensor,
-              device: torch.device, batch: int = 512) -> float:
-    values = [psnr(siren_forward(hyper.layout, hyper(zb.to(device)), coords), sb.to(device))
-              for zb, sb in zip(z.split(batch), signals.split(batch))]
-    return torch.cat(values).mean().item()
+def reconstruction_quality(hyper: HyperNetwork, z: torch.Tensor, field: Field, device: torch.device,
+                           batch: int = 256) -> float:
+    """Mean PSNR (images) or mean absolute UDF error (point clouds) over all queries."""
+    scores = []
+    for zb, fb in zip(z.split(batch), field.split(batch)):
+        fb = fb.to(device)
+        pred = siren_forward(hyper.layout, hyper(zb.to(device)), fb.coords)
+        scores.append(psnr(pred, fb.values) if fb.loss == "mse" else fb.per_sample_loss(pred, fb.values))
+    return torch.cat(scores).mean().item()
+
+
+def surface_points(hyper: HyperNetwork, z: torch.Tensor, starts: torch.Tensor, steps: int = 3,
+                   keep: float = 0.01) -> list[torch.Tensor]:
+    """Points on the predicted surface: queries moved against the UDF gradient by the
+    predicted distance, kept where the predicted distance ends below `keep`."""
+    hyper.requires_grad_(False)
+    w = hyper(z).detach()
+    p = starts.clone()
+    for _ in range(steps):
+        p.requires_grad_(True)
+        d = siren_forward(hyper.layout, w, p)
+        (grad,) = torch.autograd.grad(d.sum(), p)
+        p = (p - d * grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-8)).detach()
+    with torch.no_grad():
+        d = siren_forward(hyper.layout, w, p)[..., 0].abs()
+    hyper.requires_grad_(True)
+    return [pi[di < keep] if (di < keep).sum() >= 16 else pi[di.argsort()[:256]] for pi, di in zip(p, d)]
 
 
 class HyperINR(Method):
     name = "hyperinr"
     description = "Hypernetwork from a per-sample latent to SIREN weights; MLP heads on z and on w"
+    modalities = ("image", "pointcloud")
     params = {
         "latent_dim": Param(64, "size of the per-sample latent z"),
         "hyper_hidden": Param("128", "hidden widths of the hypernetwork, comma separated"),
@@ -121,7 +145,7 @@ class HyperINR(Method):
         "lr": Param(1e-3, "Adam learning rate of the hypernetwork"),
         "latent_lr": Param(1e-2, "learning rate of the training latents"),
         "latent_reg": Param(1e-4, "weight of ||z||^2, in training and in latent fitting"),
-        "pixel_fraction": Param(0.25, "fraction of pixels sampled per step"),
+        "query_fraction": Param(0.25, "fraction of the pixels (or UDF queries) sampled per step"),
         "fit_steps": Param(100, "Adam steps to fit a validation or test latent"),
         "fit_lr": Param(1e-2, "learning rate of latent fitting"),
         "fit_chunk": Param(128, "samples fitted together"),
@@ -135,39 +159,44 @@ class HyperINR(Method):
     }
     profiles = {
         "quick": {},
-        "quick@digits": {"latent_dim": 32, "hyper_hidden": "64", "epochs": 60, "pixel_fraction": 1.0},
+        "quick@digits": {"latent_dim": 32, "hyper_hidden": "64", "epochs": 60, "query_fraction": 1.0},
         "smoke": {"latent_dim": 8, "hyper_hidden": "16", "siren_hidden": "8", "epochs": 3, "fit_steps": 5,
                   "head_hidden": "32", "head_epochs": 3},
         "paper": {"latent_dim": 128, "hyper_hidden": "512,512", "epochs": 200, "fit_steps": 500,
-                  "pixel_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100, "refit_train": False},
+                  "query_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100, "refit_train": False},
     }
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         p, device = params, ctx.device
-        h, w, c = data.train.x.shape[1:]
-        layout = SirenLayout((2, *parse_widths(p["siren_hidden"]), c), w0=p["w0"])
-        coords = pixel_grid(h, w).to(device)
-        signals = {name: split.x.reshape(len(split), h * w, c)
-                   for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+        fields = {name: Field.of(split, data.modality)
+                  for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+        layout = SirenLayout((fields["train"].in_dim, *parse_widths(p["siren_hidden"]), fields["train"].out_dim),
+                             w0=p["w0"])
         hyper = HyperNetwork(p["latent_dim"], parse_widths(p["hyper_hidden"]), layout).to(device)
         num_params = {"hypernetwork": sum(q.numel() for q in hyper.parameters()), "inr": layout.num_params}
 
         if p["encoder"]:
-            z = self._train_encoder(hyper, data, signals, coords, p, ctx)
+            if data.modality != "image":
+                raise ValueError("the encoder variant is a CNN over images; use encoder=false for point clouds")
+            z = self._train_encoder(hyper, data, fields["train"], p, ctx)
         else:
             with ctx.stage("train_hypernetwork"):
-                z_train = self._train_autodecoder(hyper, signals["train"], coords, p, ctx)
+                z_train = self._train_autodecoder(hyper, fields["train"], p, ctx)
             init = z_train.mean(0).to(device)
             z = {}
             with ctx.stage("fit_latents"):
                 for split in ("val", "test") + (("train",) if p["refit_train"] else ()):
                     saved = ctx.load_state(f"latents_{split}")
-                    z[split] = saved["z"] if saved else fit_latents(hyper, signals[split], coords, init, p,
-                                                                      ctx, f"fit {split} latents")
+                    z[split] = saved["z"] if saved else fit_latents(hyper, fields[split], init, p, ctx,
+                                                                      f"fit {split} latents")
                     ctx.save_state(f"latents_{split}", {"z": z[split]})
             z.setdefault("train", z_train)
 
-        metrics = {f"psnr_{s}": mean_psnr(hyper, z[s], signals[s], coords, device) for s in ("train", "test")}
+        quality = "psnr" if data.modality == "image" else "udf_l1"
+        metrics = {f"{quality}_{s}": reconstruction_quality(hyper, z[s], fields[s], device) for s in ("train", "test")}
+        if data.modality == "pointcloud":
+            metrics["chamfer_test"] = self._chamfer(hyper, z["test"], data, fields["test"], ctx)
+        ctx.save_artifact("latents", z_test=z["test"].numpy(), y_test=data.test.y.numpy())
         weights = {s: generate(hyper, z[s], device) for s in z}
         heads = {}
         with ctx.stage("train_heads"):
@@ -178,9 +207,21 @@ class HyperINR(Method):
                     dropout=p["head_dropout"], desc=f"head {head}")
         return MethodOutput(heads=heads, metrics=metrics, num_params=num_params)
 
-    def _train_autodecoder(self, hyper: HyperNetwork, signals: torch.Tensor, coords: torch.Tensor,
-                           p: dict, ctx: RunContext) -> torch.Tensor:
-        n, device = len(signals), ctx.device
+    def _chamfer(self, hyper: HyperNetwork, z: torch.Tensor, data: DataSplits, field: Field, ctx: RunContext,
+                 shapes: int = 32) -> float:
+        """Chamfer distance between input clouds and the surfaces recovered from the
+        predicted UDFs of the first `shapes` test shapes; those are kept for figures."""
+        with ctx.stage("chamfer"):
+            n = min(shapes, len(z))
+            recovered = surface_points(hyper, z[:n].to(ctx.device), field.coords[:n].to(ctx.device))
+            clouds = data.test.x[:n].numpy()
+            scores = [chamfer(r.cpu().numpy(), c) for r, c in zip(recovered, clouds)]
+            ctx.save_artifact("shapes", inputs=clouds[:8], labels=data.test.y[:8].numpy(),
+                              **{f"recovered_{i}": recovered[i].cpu().numpy() for i in range(min(8, n))})
+        return float(sum(scores) / len(scores))
+
+    def _train_autodecoder(self, hyper: HyperNetwork, field: Field, p: dict, ctx: RunContext) -> torch.Tensor:
+        n, device = len(field), ctx.device
         latents = nn.Embedding(n, p["latent_dim"], sparse=True).to(device)
         nn.init.normal_(latents.weight, std=0.01)
         opt_h = torch.optim.Adam(hyper.parameters(), lr=p["lr"])
@@ -199,10 +240,9 @@ class HyperINR(Method):
                            desc="train hypernetwork", unit="step")
         for epoch in range(start, p["epochs"]):
             for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
-                pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, device)
-                idx_d = idx.to(device)
-                z = latents(idx_d)
-                loss = reconstruction_loss(hyper, z, signals[idx].to(device), coords, pixels).mean()
+                queries = random_queries(field.num_queries, p["query_fraction"], gen, device)
+                z = latents(idx.to(device))
+                loss = reconstruction_loss(hyper, z, field.take(idx).to(device), queries).mean()
                 loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
                 opt_h.zero_grad(set_to_none=True)
                 opt_z.zero_grad(set_to_none=True)
@@ -217,8 +257,8 @@ class HyperINR(Method):
         bar.close()
         return latents.weight.detach().cpu()
 
-    def _train_encoder(self, hyper: HyperNetwork, data: DataSplits, signals: dict, coords: torch.Tensor,
-                       p: dict, ctx: RunContext) -> dict[str, torch.Tensor]:
+    def _train_encoder(self, hyper: HyperNetwork, data: DataSplits, field: Field, p: dict,
+                       ctx: RunContext) -> dict[str, torch.Tensor]:
         device, n = ctx.device, len(data.train)
         encoder = ConvEncoder(data.train.x.shape[-1], p["latent_dim"]).to(device)
         cls = mlp(p["latent_dim"], (256,), data.num_classes).to(device)
@@ -231,10 +271,9 @@ class HyperINR(Method):
             for _ in range(p["epochs"]):
                 encoder.train()
                 for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
-                    pixels = random_pixels(coords.shape[0], p["pixel_fraction"], gen, device)
-                    images = data.train.x[idx].to(device)
-                    z = encoder(images)
-                    loss = reconstruction_loss(hyper, z, signals["train"][idx].to(device), coords, pixels).mean()
+                    queries = random_queries(field.num_queries, p["query_fraction"], gen, device)
+                    z = encoder(data.train.x[idx].to(device))
+                    loss = reconstruction_loss(hyper, z, field.take(idx).to(device), queries).mean()
                     loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
                     if p["cls_weight"] > 0:
                         loss = loss + p["cls_weight"] * nn.functional.cross_entropy(

@@ -21,7 +21,7 @@ def run(registry, ctx, **over):
 def test_hyperinr_learns_synthetic_classes(registry):
     out, data = run(registry, RunContext(torch.device("cpu"), 0, quiet=True),
                     siren_hidden="32,32", latent_dim=16, hyper_hidden=64, epochs=60, batch_size=16,
-                    pixel_fraction=1.0, fit_steps=50, head_epochs=30)
+                    query_fraction=1.0, fit_steps=50, head_epochs=30)
     accs = {h: score_head(r, data.val.y.numpy(), data.test.y.numpy())["test_acc"] for h, r in out.heads.items()}
     assert max(accs.values()) > 0.6, accs  # 4 classes: chance is 0.25
     assert out.metrics["psnr_test"] > 12

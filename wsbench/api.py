@@ -33,10 +33,14 @@ class Param:
 
 @dataclass
 class Split:
-    """One split of a data set. Images: x (N, H, W, C) float32 in [0, 1]."""
+    """One split of a data set. Images: x (N, H, W, C) float32 in [0, 1].
+    Point clouds: x (N, P, 3) in the unit sphere, plus the query bank of their
+    unsigned distance functions: coords (N, Q, 3) and values (N, Q, 1)."""
 
     x: torch.Tensor
     y: torch.Tensor
+    coords: torch.Tensor | None = None
+    values: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.y)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -27,6 +28,7 @@ class RunContext:
     seed: int
     quiet: bool = False
     checkpoint_dir: Path | None = None
+    artifact_dir: Path | None = None
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def progress(self, iterable: Iterable | None = None, desc: str = "", total: int | None = None,
@@ -70,3 +72,10 @@ class RunContext:
             return None
         self.log(f"resuming {name} from {path}")
         return torch.load(path, map_location=self.device, weights_only=False)
+
+    def save_artifact(self, name: str, **arrays: np.ndarray) -> None:
+        """Keep arrays a report or figure needs (latents, reconstructions) beside the record."""
+        if self.artifact_dir is not None:
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **arrays)
+            atomic_write_bytes(self.artifact_dir / f"{name}.npz", buffer.getvalue())

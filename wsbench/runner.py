@@ -107,7 +107,8 @@ class Runner:
                   "provenance": {**provenance(self.device), "data_checksums": data.checksums}}
         method = self.reg.method(spec.method)()
         ctx = RunContext(self.device, spec.seed, quiet=self.quiet,
-                         checkpoint_dir=self.results / "checkpoints" / spec.run_id)
+                         checkpoint_dir=self.results / "checkpoints" / spec.run_id,
+                         artifact_dir=self.results / "artifacts" / spec.run_id)
         start = time.perf_counter()
         if data.modality not in method.modalities:
             record.update(status="skipped", reason=f"{spec.method} does not handle {data.modality} data")

@@ -1,0 +1,72 @@
+"""A signal as samples of a field: the common input of every INR fitter.
+
+Images are pixel values at a pixel grid shared by all samples; point clouds are
+unsigned distances at per-shape query points. Methods fit INRs to Fields and so
+handle both modalities with the same code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from wsbench.api import Split
+from wsbench.errors import UserError
+from wsbench.inr.siren import pixel_grid
+
+
+@dataclass
+class Field:
+    coords: torch.Tensor  # (Q, d) shared by all samples, or (N, Q, d)
+    values: torch.Tensor  # (N, Q, C)
+    loss: str             # "mse" (pixels) or "l1" (distances, as in inr2vec)
+
+    @classmethod
+    def of(cls, split: Split, modality: str) -> "Field":
+        if modality == "image":
+            n, h, w, c = split.x.shape
+            return cls(pixel_grid(h, w), split.x.reshape(n, h * w, c), "mse")
+        if modality == "pointcloud":
+            if split.coords is None or split.values is None:
+                raise UserError("point-cloud split without UDF queries; load it through its data set")
+            return cls(split.coords, split.values, "l1")
+        raise UserError(f"no field for modality {modality!r}")
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def shared(self) -> bool:
+        return self.coords.dim() == 2
+
+    @property
+    def num_queries(self) -> int:
+        return self.values.shape[1]
+
+    @property
+    def in_dim(self) -> int:
+        return self.coords.shape[-1]
+
+    @property
+    def out_dim(self) -> int:
+        return self.values.shape[-1]
+
+    def take(self, idx) -> "Field":
+        return Field(self.coords if self.shared else self.coords[idx], self.values[idx], self.loss)
+
+    def to(self, device: torch.device) -> "Field":
+        return Field(self.coords.to(device), self.values.to(device), self.loss)
+
+    def split(self, size: int) -> list["Field"]:
+        return [self.take(slice(i, i + size)) for i in range(0, len(self), size)]
+
+    def at(self, queries: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coordinates and values at a subset of query indices (all when None)."""
+        if queries is None:
+            return self.coords, self.values
+        coords = self.coords[queries] if self.shared else self.coords[:, queries]
+        return coords, self.values[:, queries]
+
+    def per_sample_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        err = pred - target
+        return (err.abs() if self.loss == "l1" else err.pow(2)).flatten(1).mean(1)

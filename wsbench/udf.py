@@ -1,0 +1,48 @@
+"""Unsigned distance functions of point clouds: the 3D signal an INR represents (inr2vec protocol).
+
+Per shape, a fixed bank of query points (on the surface, near it at several noise
+levels, and uniform in the bounding volume) with their distances to the cloud,
+from a KD-tree (scipy). Training steps re-sample subsets of this bank.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+SIGMAS = (0.003, 0.01, 0.1)
+CLAMP = 0.1
+BOUND = 1.1
+
+
+def udf_queries(points: np.ndarray, per_level: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Queries (5 * per_level, 3) and their clamped distances to `points` (P, 3):
+    per_level each at the surface, at N(0, sigma) offsets for each sigma, and uniform."""
+    parts = [points[rng.integers(0, len(points), per_level)]]
+    for sigma in SIGMAS:
+        base = points[rng.integers(0, len(points), per_level)]
+        parts.append(base + rng.normal(0.0, sigma, base.shape))
+    parts.append(rng.uniform(-BOUND, BOUND, (per_level, 3)))
+    queries = np.concatenate(parts).astype(np.float32)
+    return queries, unsigned_distance(points, queries)
+
+
+def unsigned_distance(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Distance from each query to its nearest cloud point, clamped at CLAMP."""
+    dist, _ = cKDTree(points).query(queries)
+    return np.minimum(dist, CLAMP).astype(np.float32)
+
+
+def udf_bank(clouds: np.ndarray, per_level: int, seed: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Query banks for N clouds: (N, Q, 3) coordinates and (N, Q, 1) distances.
+    Each shape has its own generator, so a shape's queries do not depend on the others."""
+    n, q = len(clouds), 5 * per_level
+    coords = np.empty((n, q, 3), np.float32)
+    values = np.empty((n, q, 1), np.float32)
+    for i in (progress(range(n)) if progress else range(n)):
+        coords[i], values[i, :, 0] = udf_queries(clouds[i], per_level, np.random.default_rng([seed, i]))
+    return coords, values
+
+
+def chamfer(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric Chamfer distance: mean nearest-neighbour distance a->b plus b->a."""
+    return float(cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean())
