@@ -11,6 +11,7 @@ from tabulate import tabulate
 from wsbench import params as P
 from wsbench.discovery import REPO_ROOT, discover
 from wsbench.errors import UserError
+from wsbench.figures import figures_for
 from wsbench.launch import run_states, submit
 from wsbench.paths import data_root, results_dir
 from wsbench.report import FORMATS, render
@@ -75,6 +76,10 @@ def cmd_report(args, reg) -> None:
     records = [r for r in records if (not args.method or r["method"] in args.method)
                and (not args.dataset or r["dataset"] in args.dataset)]
     print(render(records, args.format))
+    if args.figures:
+        for record in records:
+            for path in figures_for(record, results):
+                print(f"wrote {path}", file=sys.stderr)
 
 
 def cmd_sweep(args, reg) -> None:
@@ -132,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", action="append", help="only these methods")
     p.add_argument("--dataset", action="append", help="only these data sets")
     p.add_argument("--sweep", metavar="FILE", help="only the runs of this sweep file")
+    p.add_argument("--figures", action="store_true",
+                   help="also write PNG figures (latent PCA, reconstructed shapes) under RESULTS/figures")
     p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
     p.set_defaults(func=cmd_report)
 

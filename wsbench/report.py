@@ -35,7 +35,8 @@ def flatten(records: list[dict]) -> pd.DataFrame:
                 "config": config, "seed": r["seed"], "status": r["status"],
                 "seconds": r.get("cost", {}).get("seconds", np.nan),
                 "peak_mb": r.get("cost", {}).get("peak_rss_mb", np.nan),
-                "psnr": r.get("metrics", {}).get("psnr_test", np.nan)}
+                "psnr": r.get("metrics", {}).get("psnr_test", np.nan),
+                "chamfer": r.get("metrics", {}).get("chamfer_test", np.nan)}
         heads = r.get("heads") if r["status"] == "ok" else None
         if not heads:
             rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan})
@@ -58,7 +59,8 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
     failed = (df[df.status == "failed"].groupby(GROUP[:-1]).seed.nunique().rename("failed"))
     agg = ok.groupby(GROUP).agg(
         test_mean=("test_acc", "mean"), test_se=("test_acc", _se), n=("test_acc", "count"),
-        val_mean=("val_acc", "mean"), psnr=("psnr", "mean"), seconds=("seconds", "mean"),
+        val_mean=("val_acc", "mean"), psnr=("psnr", "mean"), chamfer=("chamfer", "mean"),
+        seconds=("seconds", "mean"),
         peak_mb=("peak_mb", "max")).reset_index()
     agg = agg.merge(failed.reset_index(), on=GROUP[:-1], how="outer")
     agg["failed"] = agg["failed"].fillna(0).astype(int)
@@ -80,10 +82,12 @@ def display_frame(agg: pd.DataFrame) -> pd.DataFrame:
         "n": agg.n, "failed": agg.failed,
         "val acc %": (100 * agg.val_mean).round(2),
         "test PSNR dB": agg.psnr.round(2),
+        "test Chamfer": agg.chamfer.round(4),
         "time/run s": agg.seconds.round(1),
         "peak MB": agg.peak_mb.round(0),
     })
-    return out.drop(columns=[c for c in ("config",) if not out[c].astype(bool).any()])
+    empty = [c for c in ("test PSNR dB", "test Chamfer") if out[c].isna().all()]
+    return out.drop(columns=empty + [c for c in ("config",) if not out[c].astype(bool).any()])
 
 
 def render(records: list[dict], fmt: str = "markdown") -> str:

@@ -6,8 +6,15 @@ from a KD-tree (scipy). Training steps re-sample subsets of this bank.
 """
 from __future__ import annotations
 
+import hashlib
+import io
+from pathlib import Path
+
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
+
+from wsbench.fileio import atomic_write_bytes
 
 SIGMAS = (0.003, 0.01, 0.1)
 CLAMP = 0.1
@@ -46,3 +53,24 @@ def udf_bank(clouds: np.ndarray, per_level: int, seed: int, progress=None) -> tu
 def chamfer(a: np.ndarray, b: np.ndarray) -> float:
     """Symmetric Chamfer distance: mean nearest-neighbour distance a->b plus b->a."""
     return float(cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean())
+
+
+def attach_udf(data, cache_dir: Path, per_level: int, seed: int, progress=None) -> None:
+    """Give every split of a point-cloud DataSplits its UDF query bank, computed once per
+    (clouds, per_level, seed) and cached under the data root."""
+    for name in ("train", "val", "test"):
+        split = getattr(data, name)
+        clouds = np.ascontiguousarray(split.x.numpy())
+        key = hashlib.sha256(clouds.tobytes() + f"{per_level}:{seed}".encode()).hexdigest()[:16]
+        path = cache_dir / f"udf-{name}-{key}.npz"
+        if path.is_file():
+            with np.load(path) as cached:
+                coords, values = cached["coords"], cached["values"]
+        else:
+            bar = (lambda it: progress(it, desc=f"UDF queries ({name})", unit="shape")) if progress else None
+            coords, values = udf_bank(clouds, per_level, seed, bar)
+            buffer = io.BytesIO()
+            np.savez(buffer, coords=coords, values=values)
+            atomic_write_bytes(path, buffer.getvalue())
+        split.coords, split.values = torch.from_numpy(coords), torch.from_numpy(values)
+        data.checksums[f"udf_{name}"] = key
