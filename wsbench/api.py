@@ -51,7 +51,7 @@ class DataSplits:
     """What a method receives: fixed train/val/test splits of one data set."""
 
     name: str
-    modality: str  # "image" (or "pointcloud", later)
+    modality: str  # "image" or "pointcloud"
     num_classes: int
     train: Split
     val: Split

@@ -63,8 +63,9 @@ def find_idx(folder: Path, stem: str) -> Path:
     raise UserError(f"{folder}: missing {stem}[.gz]")
 
 
-def download(url: str, dest: Path, md5: str) -> None:
-    """Fetch url to dest and check its MD5; a partial or wrong download is deleted."""
+def download(url: str, dest: Path, md5: str | None) -> None:
+    """Fetch url to dest and check its MD5 (None: none is published); a partial or wrong
+    download is deleted."""
     part = dest.with_name(dest.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as f:
@@ -73,8 +74,7 @@ def download(url: str, dest: Path, md5: str) -> None:
     except OSError as err:
         part.unlink(missing_ok=True)
         raise UserError(f"download of {url} failed: {err}") from None
-    got = hashlib.md5(part.read_bytes()).hexdigest()
-    if got != md5:
+    if md5 is not None and (got := hashlib.md5(part.read_bytes()).hexdigest()) != md5:
         part.unlink(missing_ok=True)
         raise UserError(f"{url}: MD5 {got} does not match the published {md5}")
     part.replace(dest)

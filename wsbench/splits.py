@@ -40,6 +40,18 @@ def holdout(n: int, n_val: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:n_val])
 
 
+def per_class_holdout(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A tenth of each class's indices, rounded up so every class is validated.
+
+    Classes in label order, each drawn with `choice(its indices, k, replace=False)`
+    from one `default_rng(seed)`; depends only on the labels' order, not the content.
+    """
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(idx, -(-len(idx) // 10), replace=False)
+             for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    return np.sort(np.concatenate(picks))
+
+
 def complement(n: int, taken: np.ndarray) -> np.ndarray:
     """The indices of range(n) not in `taken`: the training part of a holdout split."""
     return np.setdiff1d(np.arange(n), taken)
