@@ -172,6 +172,11 @@ class HyperINR(Method):
                   "query_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100, "refit_train": False},
     }
 
+    def unsupported(self, modality: str, params: dict) -> str | None:
+        if params["encoder"] and modality != "image":
+            return "the encoder variant is a CNN over images; use encoder=false for shapes"
+        return super().unsupported(modality, params)
+
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         p, device = params, ctx.device
         fields = {name: Field.of(split, data.modality)
@@ -182,8 +187,6 @@ class HyperINR(Method):
         num_params = {"hypernetwork": sum(q.numel() for q in hyper.parameters()), "inr": layout.num_params}
 
         if p["encoder"]:
-            if data.modality != "image":
-                raise ValueError("the encoder variant is a CNN over images; use encoder=false for point clouds")
             z = self._train_encoder(hyper, data, fields["train"], p, ctx)
         else:
             with ctx.stage("train_hypernetwork"):

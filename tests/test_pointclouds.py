@@ -359,3 +359,14 @@ def test_hyperinr_on_point_clouds_records_chamfer_and_figures(tmp_path, dirs, cl
     pngs = sorted(p.name for p in (results / "figures").glob("*.png"))
     assert pngs == [f"{rec['run_id']}-latents.png", f"{rec['run_id']}-shapes.png"]
     assert all((results / "figures" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_encoder_variant_is_skipped_on_shapes_with_the_reason(tmp_path, dirs, cli):
+    _, results = dirs
+    write_class_folders(tmp_path / "src", POINTDA10_CLASSES, train=2, test=1)
+    assert cli("prepare", "shapenet10", "--from", str(tmp_path / "src"), "--data-param", "points=32")[0] == 0
+    code, _, err = cli("run", "--dataset", "shapenet10", "--profile", "smoke", "--param", "encoder=true",
+                       "--data-param", "points=32", "--data-param", "udf_per_level=4")
+    assert code == 0 and "SKIPPED (the encoder variant is a CNN over images" in err
+    (path,) = (results / "runs").glob("*.json")
+    assert json.loads(path.read_text())["status"] == "skipped"

@@ -95,6 +95,13 @@ class Method(Plugin):
     modalities: ClassVar[tuple[str, ...]] = ("image",)
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
 
+    def unsupported(self, modality: str, params: dict[str, Any]) -> str | None:
+        """Why this method cannot run on data of this modality with these parameters
+        (the run is recorded as skipped), or None."""
+        if modality not in self.modalities:
+            return f"{self.name} handles {', '.join(self.modalities)} data, not {modality}"
+        return None
+
     @abstractmethod
     def run(self, data: DataSplits, params: dict[str, Any], ctx: "RunContext") -> MethodOutput:
         """Represent the splits, train the heads, return their per-epoch predictions."""

@@ -110,8 +110,8 @@ class Runner:
                          checkpoint_dir=self.results / "checkpoints" / spec.run_id,
                          artifact_dir=self.results / "artifacts" / spec.run_id)
         start = time.perf_counter()
-        if data.modality not in method.modalities:
-            record.update(status="skipped", reason=f"{spec.method} does not handle {data.modality} data")
+        if reason := method.unsupported(data.modality, spec.params):
+            record.update(status="skipped", reason=reason)
         else:
             try:
                 seed_everything(spec.seed)
