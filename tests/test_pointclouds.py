@@ -353,7 +353,9 @@ def test_hyperinr_on_point_clouds_records_chamfer_and_figures(tmp_path, dirs, cl
     rec = json.loads(path.read_text())
     assert rec["status"] == "ok" and set(rec["heads"]) == {"z", "w"}
     assert rec["metrics"]["chamfer_test"] > 0 and 0 < rec["metrics"]["udf_l1_test"] < 1
-    assert "test Chamfer" in out
+    assert "test Chamfer" in out and f"figure: {results / 'figures' / rec['run_id']}-shapes.png" in err
+    for png in (results / "figures").glob("*.png"):
+        png.unlink()
     code, _, err = cli("report", "--figures")
     assert code == 0
     pngs = sorted(p.name for p in (results / "figures").glob("*.png"))

@@ -61,6 +61,9 @@ def cmd_run(args, reg) -> None:
         record, ran = runner.run(spec)
         print(f"[{i}/{len(specs)}] {summarize(record)}{'' if ran else ' (done before; --force reruns)'}",
               file=sys.stderr, flush=True)
+        if ran and record["status"] == "ok":
+            for path in figures_for(record, runner.results):
+                print(f"    figure: {path}", file=sys.stderr)
         records.append(record)
     print(render(records, args.format))
     if any(r["status"] == "failed" for r in records):
