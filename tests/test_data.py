@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT
 
-from wsbench.errors import DataNotPrepared, UserError
+from wsbench.errors import UserError
 from wsbench.idx import IDX_FILES, read_idx
 from wsbench.splits import read_split, write_split
 

@@ -6,6 +6,7 @@ plugin only turns data into predictions (methods) or files into arrays (data set
 """
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
+
+from wsbench.errors import DataNotPrepared, UserError
+from wsbench.fileio import sha256_file
 
 if TYPE_CHECKING:
     from wsbench.context import RunContext
@@ -121,4 +125,16 @@ class Dataset(Plugin):
     @abstractmethod
     def load(self, root: Path, params: dict[str, Any]) -> DataSplits:
         """Read the prepared data from root; fast and offline."""
+
+    def read_prepared(self, root: Path) -> tuple[dict, Any]:
+        """meta.json and the arrays of data.npz written by `prepare`, checksum verified."""
+        folder = root / self.name
+        meta_path, data_path = folder / "meta.json", folder / "data.npz"
+        if not meta_path.is_file() or not data_path.is_file():
+            raise DataNotPrepared(f"data set {self.name!r} is not prepared under {root}; run "
+                                  f"`wsbench prepare {self.name} --from DIR`{self.prepare_hint}")
+        meta = json.loads(meta_path.read_text())
+        if sha256_file(data_path) != meta["sha256"]:
+            raise UserError(f"{data_path}: checksum mismatch; run `wsbench prepare {self.name}` again")
+        return meta, np.load(data_path)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import urllib.request
 import zlib
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from wsbench.api import DataSplits, Dataset, Split
-from wsbench.errors import DataNotPrepared, UserError
+from wsbench.errors import UserError
 from wsbench.fileio import atomic_directory, atomic_write_json, sha256_file
 from wsbench.splits import complement, holdout, read_split
 
@@ -134,15 +133,7 @@ class IdxImageDataset(Dataset):
         return raw
 
     def load(self, root: Path, params: dict) -> DataSplits:
-        folder = root / self.name
-        meta_path, data_path = folder / "meta.json", folder / "data.npz"
-        if not meta_path.is_file() or not data_path.is_file():
-            raise DataNotPrepared(f"data set {self.name!r} is not prepared under {root}; run "
-                                  f"`wsbench prepare {self.name} --from DIR`{self.prepare_hint}")
-        meta = json.loads(meta_path.read_text())
-        if sha256_file(data_path) != meta["sha256"]:
-            raise UserError(f"{data_path}: checksum mismatch; run `wsbench prepare {self.name}` again")
-        arrays = np.load(data_path)
+        meta, arrays = self.read_prepared(root)
         split, split_sha = read_split(self.split_file)
         images = lambda x: torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(-1)
         labels = lambda y: torch.from_numpy(y.astype(np.int64))

@@ -7,7 +7,6 @@ interchangeable. A malformed file is named in the error, with what is wrong.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import zipfile
 import zlib
@@ -19,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from wsbench.api import DataSplits, Dataset, Param, Split
-from wsbench.errors import DataNotPrepared, UserError
+from wsbench.errors import UserError
 from wsbench.fileio import atomic_directory, atomic_write_json, sha256_file
 from wsbench.idx import download
 from wsbench.splits import complement, indices_checksum, per_class_holdout, read_split
@@ -210,22 +209,15 @@ class PointCloudDataset(Dataset):
 
     def load(self, root: Path, params: dict) -> DataSplits:
         folder = root / self.name
-        meta_path, data_path = folder / "meta.json", folder / "data.npz"
-        if not meta_path.is_file() or not data_path.is_file():
-            raise DataNotPrepared(f"data set {self.name!r} is not prepared under {root}; run "
-                                  f"`wsbench prepare {self.name} --from DIR`{self.prepare_hint}")
-        meta = json.loads(meta_path.read_text())
-        if sha256_file(data_path) != meta["sha256"]:
-            raise UserError(f"{data_path}: checksum mismatch; run `wsbench prepare {self.name}` again")
+        meta, arrays = self.read_prepared(root)
         if meta["points"] != params["points"]:
             raise UserError(f"{folder} was prepared with points={meta['points']}, not {params['points']}; "
                             f"run `wsbench prepare {self.name} --from DIR --data-param points={params['points']}`")
-        arrays = np.load(data_path)
         x, y = arrays["train_points"], arrays["train_labels"]
         train, val, split_sha = self.train_val(meta, len(y))
         if meta["skipped"] and not params["skip_bad"]:
             raise UserError(f"{folder} was prepared without {len(meta['skipped'])} malformed files (listed in "
-                            f"{meta_path}); run with `--data-param skip_bad=true` to use it, or prepare complete data")
+                            f"{folder / 'meta.json'}); run with `--data-param skip_bad=true` to use it, or prepare complete data")
         data = DataSplits(
             name=self.name, modality="pointcloud", num_classes=len(self.classes),
             train=Split(torch.from_numpy(x[train]), torch.from_numpy(y[train])),
