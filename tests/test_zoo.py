@@ -1,0 +1,103 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import wsbench.zoo as zoo_module
+from wsbench.errors import UserError
+from wsbench.inr.fields import Field
+from wsbench.inr.fit import fit_inrs
+from wsbench.inr.siren import SirenLayout, pixel_grid
+from wsbench.params import resolve
+from wsbench.zoo import Zoo, ZooSpec
+
+
+def synthetic_train(registry):
+    cls = registry.dataset("synthetic")
+    return cls().load(Path("/nonexistent"), resolve(cls, {"per_class": "3"})).train  # 12 images, 8x8
+
+
+def spec(**over):
+    return ZooSpec(**{"dataset": "synthetic", "data_params": {}, "part": "train", "widths": (2, 8, 8, 1),
+                      "steps": 30, "lr": 1e-3, "shard_size": 5, **over})
+
+
+def test_batched_fit_equals_one_at_a_time():
+    layout = SirenLayout((2, 8, 8, 1))
+    field = Field(pixel_grid(6, 6).double(), torch.rand(4, 36, 1, dtype=torch.float64), "mse")
+    init = layout.init(4, torch.Generator().manual_seed(0)).double()
+    batched, q = fit_inrs(layout, field, init, 25, 1e-3)
+    for i in range(4):
+        alone, _ = fit_inrs(layout, field.take(slice(i, i + 1)), init[i:i + 1], 25, 1e-3)
+        torch.testing.assert_close(batched[i:i + 1], alone)
+    start_q = fit_inrs(layout, field, init, 0, 1e-3)[1]
+    assert (q > start_q).all()  # fitting improves every INR
+
+
+def test_early_stop_freezes_finished_inrs():
+    layout = SirenLayout((2, 8, 8, 1))
+    field = Field(pixel_grid(6, 6), torch.full((2, 36, 1), 0.5), "mse")
+    init = layout.init(2, torch.Generator().manual_seed(1))
+    loose, q_loose = fit_inrs(layout, field, init, 200, 1e-2, psnr_stop=20.0)
+    tight, q_tight = fit_inrs(layout, field, init, 200, 1e-2, psnr_stop=None)
+    assert (q_loose >= 20).all() and (q_tight > q_loose).all()
+
+
+def test_zoo_id_depends_on_what_determines_it():
+    assert spec().zoo_id == spec().zoo_id
+    assert spec(seed=1).zoo_id != spec().zoo_id and spec(offset=0.5).zoo_id != spec().zoo_id
+
+
+def test_shards_do_not_depend_on_sharding(registry, tmp_path):
+    train = synthetic_train(registry)
+    a = Zoo(spec(shard_size=5, psnr_stop=None), tmp_path, train, "image")
+    b = Zoo(spec(shard_size=12, psnr_stop=None), tmp_path, train, "image")
+    a.fit(), b.fit()
+    np.testing.assert_allclose(a.load()["weights"], b.load()["weights"], atol=1e-6)
+
+
+def test_killed_fit_resumes_at_missing_shards(registry, tmp_path, monkeypatch):
+    train = synthetic_train(registry)
+    zoo = Zoo(spec(), tmp_path, train, "image")
+    assert zoo.num_shards == 3
+    calls = []
+    real = zoo_module.fit_inrs
+
+    def dies_on_second(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # a kill midway through shard 1
+        return real(*args, **kw)
+    monkeypatch.setattr(zoo_module, "fit_inrs", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.fit()
+    assert zoo.missing() == [1, 2]
+    first = zoo.shard_path(0).stat().st_mtime_ns
+    monkeypatch.setattr(zoo_module, "fit_inrs", real)
+    assert zoo.fit() == [1, 2]
+    assert zoo.shard_path(0).stat().st_mtime_ns == first
+    got = zoo.load()
+    assert got["weights"].shape == (12, zoo.spec.layout.num_params) and list(got["sample"]) == list(range(12))
+
+
+def test_corrupt_shard_is_detected_and_refitted(registry, tmp_path):
+    zoo = Zoo(spec(), tmp_path, synthetic_train(registry), "image")
+    zoo.fit()
+    good = zoo.load()["weights"]
+    raw = bytearray(zoo.shard_path(2).read_bytes())
+    raw[-100] ^= 0xFF
+    zoo.shard_path(2).write_bytes(bytes(raw))
+    assert zoo.missing() == [2]
+    with pytest.raises(UserError, match="lacks 1 of 3 shards"):
+        zoo.load()
+    assert zoo.fit() == [2]
+    np.testing.assert_allclose(zoo.load()["weights"], good)
+
+
+def test_views_refit_each_sample_from_different_inits(registry, tmp_path):
+    zoo = Zoo(spec(views=2, steps=5), tmp_path, synthetic_train(registry), "image")
+    zoo.fit()
+    got = zoo.load()
+    assert len(got["weights"]) == 24 and sorted(set(got["view"])) == [0, 1]
+    assert not np.allclose(got["weights"][got["view"] == 0], got["weights"][got["view"] == 1])

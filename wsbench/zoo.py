@@ -1,0 +1,134 @@
+"""INR zoos: one independently fitted SIREN per sample (and view), stored as shards.
+
+A zoo is identified by a hash of everything that determines it (data set, split
+part, SIREN layout, fitting recipe, views, seed), so every method and run seed
+that needs the same zoo shares it. Each shard is written atomically with its
+checksum in a sidecar file; fitting resumes at the missing or corrupt shards, and
+disjoint shard lists can be fitted by independent workers (a SLURM array).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wsbench.api import Split
+from wsbench.errors import UserError
+from wsbench.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from wsbench.inr.fields import Field
+from wsbench.inr.fit import fit_inrs
+from wsbench.inr.siren import SirenLayout
+
+ZOO_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    dataset: str
+    data_params: dict
+    part: str                     # "train", "val" or "test"
+    widths: tuple[int, ...] = (2, 32, 32, 1)
+    w0: float = 30.0
+    steps: int = 1000
+    lr: float = 5e-4
+    psnr_stop: float | None = 40.0
+    offset: float = 0.0           # DWSNet's +0.5 output quirk when 0.5
+    init: str = "independent"     # or "shared": one initialisation for every INR
+    views: int = 1                # fits from different initialisations per sample
+    limit: int = 0                # fit only the first `limit` samples of the part (0: all)
+    seed: int = 0
+    shard_size: int = 1024
+
+    @property
+    def zoo_id(self) -> str:
+        doc = {**asdict(self), "version": ZOO_VERSION}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def layout(self) -> SirenLayout:
+        return SirenLayout(tuple(self.widths), self.w0)
+
+
+class Zoo:
+    """The shards of one ZooSpec under DATA_ROOT/zoos/<zoo id>/."""
+
+    def __init__(self, spec: ZooSpec, data_root: Path, split: Split, modality: str):
+        if spec.init not in ("independent", "shared"):
+            raise UserError(f"zoo init {spec.init!r}: choose independent or shared")
+        self.spec, self.split, self.modality = spec, split, modality
+        self.folder = data_root / "zoos" / spec.zoo_id
+        n = len(split) if not spec.limit else min(spec.limit, len(split))
+        self.items = [(i, v) for v in range(spec.views) for i in range(n)]  # (sample, view)
+        self.num_shards = -(-len(self.items) // spec.shard_size)
+
+    def shard_path(self, k: int) -> Path:
+        return self.folder / f"shard-{k:05d}.npz"
+
+    def shard_ok(self, k: int) -> bool:
+        """A shard counts only if its sidecar exists and its checksum matches."""
+        side = self.shard_path(k).with_suffix(".json")
+        try:
+            expected = json.loads(side.read_text())["sha256"]
+            return sha256_file(self.shard_path(k)) == expected
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def missing(self) -> list[int]:
+        return [k for k in range(self.num_shards) if not self.shard_ok(k)]
+
+    def init_weights(self, items: list[tuple[int, int]]) -> torch.Tensor:
+        """Initialisations that depend only on (seed, sample, view), never on the sharding."""
+        layout = self.spec.layout
+        if self.spec.init == "shared":
+            return layout.init(1, torch.Generator().manual_seed(self.spec.seed)).expand(len(items), -1)
+        return torch.cat([layout.init(1, torch.Generator().manual_seed(
+            int(np.random.default_rng([self.spec.seed, i, v]).integers(2**62)))) for i, v in items])
+
+    def fit(self, shards: list[int] | None = None, device: torch.device = torch.device("cpu"),
+            progress=None) -> list[int]:
+        """Fit the given (default: missing) shards; return the shards fitted."""
+        atomic_write_json(self.folder / "manifest.json", {"zoo_id": self.spec.zoo_id, "spec": asdict(self.spec),
+                                                          "items": len(self.items), "shards": self.num_shards})
+        todo = self.missing() if shards is None else [k for k in shards if not self.shard_ok(k)]
+        for k in (progress(todo, desc="zoo shards", unit="shard") if progress else todo):
+            items = self.items[k * self.spec.shard_size:(k + 1) * self.spec.shard_size]
+            samples = torch.tensor([i for i, _ in items])
+            field = Field.of(Split(self.split.x[samples], self.split.y[samples],
+                                   *((self.split.coords[samples], self.split.values[samples])
+                                     if self.split.coords is not None else ())), self.modality).to(device)
+            start = time.perf_counter()
+            weights, quality = fit_inrs(self.spec.layout, field, self.init_weights(items).to(device),
+                                        self.spec.steps, self.spec.lr, self.spec.psnr_stop, self.spec.offset)
+            buffer = io.BytesIO()
+            np.savez(buffer, weights=weights.cpu().numpy(), psnr=quality.cpu().numpy(),
+                     sample=samples.numpy(), view=np.array([v for _, v in items]))
+            data = buffer.getvalue()
+            atomic_write_bytes(self.shard_path(k), data)
+            atomic_write_json(self.shard_path(k).with_suffix(".json"), {
+                "sha256": sha256_bytes(data), "count": len(items), "seconds": round(time.perf_counter() - start, 2),
+                "psnr_mean": float(quality.mean()), "psnr_min": float(quality.min())})
+        return todo
+
+    def load(self) -> dict[str, np.ndarray]:
+        """All shards concatenated: weights (M, P), psnr, sample and view of each INR."""
+        missing = self.missing()
+        if missing:
+            raise UserError(f"zoo {self.spec.zoo_id} at {self.folder} lacks {len(missing)} of {self.num_shards} "
+                            f"shards (missing or corrupt: {missing[:5]}...); run `wsbench zoo fit` to finish it")
+        parts = [np.load(self.shard_path(k)) for k in range(self.num_shards)]
+        return {key: np.concatenate([p[key] for p in parts]) for key in ("weights", "psnr", "sample", "view")}
+
+    def info(self) -> dict:
+        done = [k for k in range(self.num_shards) if self.shard_ok(k)]
+        sides = [json.loads(self.shard_path(k).with_suffix(".json").read_text()) for k in done]
+        return {"zoo_id": self.spec.zoo_id, "folder": str(self.folder), "inrs": len(self.items),
+                "shards_done": len(done), "shards": self.num_shards,
+                "psnr_mean": float(np.average([s["psnr_mean"] for s in sides], weights=[s["count"] for s in sides]))
+                if sides else None,
+                "fit_seconds": round(sum(s["seconds"] for s in sides), 1), "spec": asdict(self.spec)}
