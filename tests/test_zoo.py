@@ -101,3 +101,16 @@ def test_views_refit_each_sample_from_different_inits(registry, tmp_path):
     got = zoo.load()
     assert len(got["weights"]) == 24 and sorted(set(got["view"])) == [0, 1]
     assert not np.allclose(got["weights"][got["view"] == 0], got["weights"][got["view"] == 1])
+
+
+def test_zoo_cli_fits_then_reports(dirs, cli):
+    args = ("--dataset", "synthetic", "--zoo-param", "widths=2,8,8,1", "--zoo-param", "steps=5",
+            "--zoo-param", "shard_size=50")
+    code, out, err = cli("zoo", "info", *args)
+    assert code == 0 and '"shards_done": 0' in out and '"shards": 2' in out
+    code, out, err = cli("zoo", "fit", *args, "--shards", "1")
+    assert code == 0 and '"shards_done": 1' in out
+    code, out, err = cli("zoo", "fit", *args)
+    assert code == 0 and "fitted 1 shards" in err and '"shards_done": 2' in out
+    code, _, err = cli("zoo", "info", "--dataset", "synthetic", "--zoo-param", "stepz=5")
+    assert code == 2 and "--zoo-param 'stepz': unknown" in err

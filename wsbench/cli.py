@@ -1,14 +1,18 @@
-"""Command line: wsbench list | prepare | run | report | sweep | status."""
+"""Command line: wsbench list | prepare | run | report | sweep | status | zoo."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 from tabulate import tabulate
+from tqdm import tqdm
 
 from wsbench import params as P
+from wsbench.api import Param
 from wsbench.discovery import REPO_ROOT, discover
 from wsbench.errors import UserError
 from wsbench.figures import figures_for
@@ -18,6 +22,7 @@ from wsbench.report import FORMATS, render
 from wsbench.results import load_records
 from wsbench.runner import Runner, parse_seeds, plan, resolve_device, summarize
 from wsbench.sweep import CLUSTER_FILE, CLUSTER_KEYS, load_sweep, read_cluster_settings
+from wsbench.zoo import Zoo, ZooSpec
 
 
 def cmd_list(args, reg) -> None:
@@ -105,6 +110,36 @@ def cmd_status(args, reg) -> None:
     print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
 
 
+def zoo_from_args(args, reg) -> Zoo:
+    cls = reg.dataset(args.dataset)
+    data_params = P.resolve(cls, P.parse_assignments(args.data_param, "--data-param"))
+    data = cls().load(data_root(args.data_root), data_params)
+    fields = {f.name: f for f in dataclasses.fields(ZooSpec)}
+    values = {}
+    for key, text in P.parse_assignments(args.zoo_param, "--zoo-param").items():
+        if key not in fields or key in ("dataset", "data_params", "part"):
+            raise UserError(f"--zoo-param {key!r}: unknown; choose from "
+                            f"{', '.join(k for k in fields if k not in ('dataset', 'data_params', 'part'))}")
+        default = fields[key].default
+        spec = Param("x" if default is None else default)
+        values[key] = (tuple(int(w) for w in text.split(",")) if key == "widths"
+                       else None if text.lower() == "none" else P.parse_value(key, spec, text, "zoo"))
+    if args.part not in ("train", "val", "test"):
+        raise UserError(f"--part {args.part!r}: choose train, val or test")
+    spec = ZooSpec(args.dataset, data_params, args.part, **values)
+    return Zoo(spec, data_root(args.data_root), getattr(data, args.part), data.modality)
+
+
+def cmd_zoo(args, reg) -> None:
+    zoo = zoo_from_args(args, reg)
+    if args.action == "fit":
+        shards = parse_seeds(args.shards) if args.shards else None
+        fitted = zoo.fit(shards, resolve_device(args.device),
+                         progress=lambda it, **kw: tqdm(it, disable=None, **kw))
+        print(f"fitted {len(fitted)} shards", file=sys.stderr)
+    print(json.dumps(zoo.info(), indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wsbench", description="Benchmark of weight-space learning methods.")
     parser.add_argument("--data-root", help="prepared data (default $WSBENCH_DATA or ~/.cache/wsbench/data)")
@@ -159,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
                              ("array_parallelism", int, "array tasks running at once")):
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, help=help_)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("zoo", help="fit or inspect an INR zoo (one fitted SIREN per sample)")
+    p.add_argument("action", choices=("fit", "info"))
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--part", default="train", help="train, val or test")
+    p.add_argument("--zoo-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="widths=2,32,32,1 steps lr psnr_stop offset init views limit seed shard_size w0")
+    p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--shards", help="only these shards (for workers): 0-9 or 3,4")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_zoo)
 
     p = sub.add_parser("status", help="per run of a sweep: done, failed, running, pending, with job and log")
     p.add_argument("file")
