@@ -1,0 +1,135 @@
+import pytest
+import torch
+
+from wsbench.inr.siren import SirenLayout, siren_forward
+from wsbench.weightspace.dwsnet import DWSNet
+from wsbench.weightspace.flat import FlatMLP
+from wsbench.weightspace.graph import NeuralGraph
+from wsbench.weightspace.nfn import NFN
+from wsbench.weightspace.symmetry import permute_hidden
+
+LAYOUTS = [SirenLayout((2, 32, 32, 1)), SirenLayout((3, 16, 16, 1))]
+INVARIANT = {
+    "dwsnet": DWSNet,
+    "nfn-np": lambda layout, classes: NFN(layout, classes, mode="np"),
+    "nfn-hnp": lambda layout, classes: NFN(layout, classes, mode="hnp"),
+    "graph": NeuralGraph,
+}
+MODELS = {**INVARIANT, "flat": FlatMLP}
+by_widths = pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: "-".join(map(str, layout.widths)))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are small: a second thread saves a third at best, and on a CPU
+    shared with another job its synchronisation made each small op wait (100x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def swap_inputs(layout: SirenLayout, flat: torch.Tensor) -> torch.Tensor:
+    """The same INRs with their first two input coordinates swapped (a transposed image)."""
+    (w1, _), *_ = layout.unflatten(flat)
+    out = flat.clone()
+    out[:, :w1[0].numel()] = w1[:, :, [1, 0, *range(2, w1.shape[2])]].flatten(1)
+    return out
+
+
+@by_widths
+@pytest.mark.parametrize("name", INVARIANT)
+def test_logits_are_invariant_to_hidden_permutations(layout, name):
+    torch.manual_seed(0)
+    model = INVARIANT[name](layout, 5).double()
+    flat = torch.randn(6, layout.num_params, dtype=torch.float64)
+    logits = model(flat)
+    assert logits.shape == (6, 5)
+    for seed in range(3):
+        permuted = permute_hidden(layout, flat, torch.Generator().manual_seed(seed))
+        assert (permuted - flat).abs().max() > 0.1
+        torch.testing.assert_close(model(permuted), logits, atol=1e-5, rtol=0)
+
+
+@by_widths
+def test_flat_mlp_sees_hidden_permutations(layout):
+    torch.manual_seed(0)
+    model = FlatMLP(layout, 5).double()
+    flat = torch.randn(6, layout.num_params, dtype=torch.float64)
+    permuted = permute_hidden(layout, flat, torch.Generator().manual_seed(0))
+    assert (model(permuted) - model(flat)).abs().max() > 1e-3
+
+
+@by_widths
+def test_permute_hidden_preserves_the_inr_function(layout):
+    gen = torch.Generator().manual_seed(0)
+    flat = layout.init(4, gen).double()
+    coords = (2 * torch.rand(300, layout.widths[0], generator=gen) - 1).double()
+    permuted = permute_hidden(layout, flat, gen)
+    assert (permuted - flat).abs().max() > 1e-3
+    torch.testing.assert_close(siren_forward(layout, permuted, coords), siren_forward(layout, flat, coords),
+                               atol=1e-10, rtol=0)
+    # the check can fail: moving the first hidden layer's biases alone changes the function
+    broken = flat.clone()
+    start = layout.widths[0] * layout.widths[1]
+    broken[:, start:start + layout.widths[1]] = broken[:, start:start + layout.widths[1]].roll(1, dims=1)
+    assert (siren_forward(layout, broken, coords) - siren_forward(layout, flat, coords)).abs().max() > 1e-3
+
+
+def test_permute_hidden_draws_a_permutation_per_sample():
+    layout = LAYOUTS[1]
+    flat = layout.init(1, torch.Generator().manual_seed(0)).expand(8, -1)
+    permuted = permute_hidden(layout, flat, torch.Generator().manual_seed(1))
+    assert len({tuple(row.tolist()) for row in permuted}) == 8
+    torch.testing.assert_close(permuted.sort(1).values, flat.sort(1).values)
+
+
+@pytest.mark.parametrize("name", ["dwsnet", "nfn-hnp", "graph"])
+def test_input_coordinates_keep_their_identity(name):
+    torch.manual_seed(0)
+    layout = LAYOUTS[0]
+    model = INVARIANT[name](layout, 5).double()
+    flat = torch.randn(6, layout.num_params, dtype=torch.float64)
+    assert (model(swap_inputs(layout, flat)) - model(flat)).abs().max() > 1e-3
+
+
+def test_nfn_np_cannot_tell_input_coordinates_apart():
+    torch.manual_seed(0)
+    layout = LAYOUTS[0]
+    model = NFN(layout, 5, mode="np").double()
+    flat = torch.randn(6, layout.num_params, dtype=torch.float64)
+    torch.testing.assert_close(model(swap_inputs(layout, flat)), model(flat), atol=1e-5, rtol=0)
+
+
+def test_nfn_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        NFN(LAYOUTS[0], 5, mode="hn")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_memorises_a_tiny_problem(name):
+    torch.manual_seed(0)
+    layout = LAYOUTS[1]
+    flat = torch.randn(32, layout.num_params)
+    labels = torch.randint(0, 4, (32,))
+    model = MODELS[name](layout, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        logits = model(flat)
+        if (logits.argmax(1) == labels).all():
+            break
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (logits.argmax(1) == labels).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name", MODELS)
+def test_model_runs_on_cuda_like_on_cpu(name):
+    torch.manual_seed(0)
+    layout = LAYOUTS[0]
+    model = MODELS[name](layout, 5).double()
+    flat = torch.randn(6, layout.num_params, dtype=torch.float64)
+    torch.testing.assert_close(model.cuda()(flat.cuda()).cpu(), model.cpu()(flat))
