@@ -10,6 +10,7 @@ optionally trained with a classification loss of weight `cls_weight`.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -219,14 +220,16 @@ class HyperINR(Method):
     def _chamfer(self, hyper: HyperNetwork, z: torch.Tensor, data: DataSplits, field: Field, ctx: RunContext,
                  shapes: int = 32) -> float:
         """Chamfer distance between input clouds and the surfaces recovered from the
-        predicted UDFs of the first `shapes` test shapes; those are kept for figures."""
+        predicted UDFs of the first test shape of each class (at most `shapes`); the
+        first 8 are kept for figures."""
         with ctx.stage("chamfer"):
-            n = min(shapes, len(z))
-            recovered = surface_points(hyper, z[:n].to(ctx.device), field.coords[:n].to(ctx.device))
-            clouds = data.test.x[:n].numpy()
+            labels = data.test.y.numpy()
+            idx = torch.from_numpy(np.unique(labels, return_index=True)[1][:shapes])
+            recovered = surface_points(hyper, z[idx].to(ctx.device), field.coords[idx].to(ctx.device))
+            clouds = data.test.x[idx].numpy()
             scores = [chamfer(r.cpu().numpy(), c) for r, c in zip(recovered, clouds)]
-            ctx.save_artifact("shapes", inputs=clouds[:8], labels=data.test.y[:8].numpy(),
-                              **{f"recovered_{i}": recovered[i].cpu().numpy() for i in range(min(8, n))})
+            ctx.save_artifact("shapes", inputs=clouds[:8], labels=labels[idx[:8]],
+                              **{f"recovered_{i}": r.cpu().numpy() for i, r in enumerate(recovered[:8])})
         return float(sum(scores) / len(scores))
 
     def _train_autodecoder(self, hyper: HyperNetwork, field: Field, p: dict, ctx: RunContext) -> torch.Tensor:
