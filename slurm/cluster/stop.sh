@@ -35,15 +35,8 @@ if [ ! -e "$STATE_DIR/.slurm-test-cluster" ]; then
     exit 1
 fi
 
-# alive PID: the process exists and is not a zombie. (On the CI VM, PID 1
-# reaps orphans only every second or two, so an exited daemon lingers as a
-# zombie that `kill -0` still reports as alive.)
-alive() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"                  # drop "pid (comm) "
-    [ -n "$stat" ] && [ "${stat%% *}" != Z ]
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # pid_of NAME PIDFILE: print the pid if the file names a live process whose
 # command is NAME (guards against a stale file and a recycled pid).
