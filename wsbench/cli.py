@@ -120,10 +120,9 @@ def zoo_from_args(args, reg) -> Zoo:
         if key not in fields or key in ("dataset", "data_params", "part"):
             raise UserError(f"--zoo-param {key!r}: unknown; choose from "
                             f"{', '.join(k for k in fields if k not in ('dataset', 'data_params', 'part'))}")
-        default = fields[key].default
-        spec = Param("x" if default is None else default)
         values[key] = (tuple(int(w) for w in text.split(",")) if key == "widths"
-                       else None if text.lower() == "none" else P.parse_value(key, spec, text, "zoo"))
+                       else None if text.lower() == "none"  # psnr_stop=none: no early stop
+                       else P.parse_value(key, Param(fields[key].default), text, "zoo"))
     if args.part not in ("train", "val", "test"):
         raise UserError(f"--part {args.part!r}: choose train, val or test")
     spec = ZooSpec(args.dataset, data_params, args.part, **values)
