@@ -204,3 +204,18 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
     assert rec["status"] == "ok"
     assert 3 <= rec["metrics"]["resumed_from"] < 80
     assert not ckpt.parent.exists()  # checkpoints are removed once the record is written
+
+
+def test_zoos_are_shared_stages_on_slurm(slurm, tmp_path):
+    env = env_for(tmp_path)
+    sweep = ROOT / "slurm" / "sweeps" / "zoo-smoke.yaml"
+    out = run_subprocess(sweep_cmd(sweep, "slurm", "--wait"), env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("  stage zoo ") == 3 and "4 to submit, 3 shared stages" in out.stderr
+    recs = records(tmp_path / "results")
+    assert len(recs) == 4 and all(r["status"] == "ok" for r in recs)
+    zoo_seconds = [r["cost"]["stages"]["fit_zoo"]["seconds"] for r in recs]
+    assert max(zoo_seconds) < 1.0  # the runs found their zoos fitted by the stages
+    assert len(list((tmp_path / "data" / "zoos").glob("*/shard-*.npz"))) == 3
+    again = run_subprocess(sweep_cmd(sweep, "slurm", "--wait"), env, timeout=120)
+    assert "4 done or active, 0 to submit, 0 shared stages" in again.stderr

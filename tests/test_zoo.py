@@ -8,7 +8,7 @@ import wsbench.zoo as zoo_module
 from wsbench.errors import UserError
 from wsbench.inr.fields import Field
 from wsbench.inr.fit import fit_inrs
-from wsbench.inr.siren import SirenLayout, pixel_grid
+from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
 from wsbench.params import resolve
 from wsbench.zoo import Zoo, ZooSpec
 
@@ -19,7 +19,7 @@ def synthetic_train(registry):
 
 
 def spec(**over):
-    return ZooSpec(**{"dataset": "synthetic", "data_params": {}, "part": "train", "widths": (2, 8, 8, 1),
+    return ZooSpec(**{"dataset": "synthetic", "data_checksums": {}, "part": "train", "widths": (2, 8, 8, 1),
                       "steps": 30, "lr": 1e-3, "shard_size": 5, **over})
 
 
@@ -114,3 +114,22 @@ def test_zoo_cli_fits_then_reports(dirs, cli):
     assert code == 0 and "fitted 1 shards" in err and '"shards_done": 2' in out
     code, _, err = cli("zoo", "info", "--dataset", "synthetic", "--zoo-param", "stepz=5")
     assert code == 2 and "--zoo-param 'stepz': unknown" in err
+
+
+def test_fit_matches_torch_adam_and_early_stop_matches_fitting_alone():
+    layout = SirenLayout((2, 8, 8, 1))
+    field = Field(pixel_grid(6, 6).double(), torch.rand(3, 36, 1, dtype=torch.float64), "mse")
+    init = layout.init(3, torch.Generator().manual_seed(2)).double()
+    w = init[:1].clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=1e-2)
+    for _ in range(15):
+        opt.zero_grad()
+        field.take(slice(0, 1)).per_sample_loss(siren_forward(layout, w, field.coords), field.values[:1]).sum().backward()
+        opt.step()
+    torch.testing.assert_close(fit_inrs(layout, field.take(slice(0, 1)), init[:1], 15, 1e-2)[0], w.detach())
+    # INRs leave the batch at different steps; each ends as if fitted alone
+    stop = float(fit_inrs(layout, field, init, 40, 1e-2)[1].median())
+    batched, q = fit_inrs(layout, field, init, 80, 1e-2, psnr_stop=stop)
+    for i in range(3):
+        alone, _ = fit_inrs(layout, field.take(slice(i, i + 1)), init[i:i + 1], 80, 1e-2, psnr_stop=stop)
+        torch.testing.assert_close(batched[i:i + 1], alone)

@@ -117,15 +117,15 @@ def zoo_from_args(args, reg) -> Zoo:
     fields = {f.name: f for f in dataclasses.fields(ZooSpec)}
     values = {}
     for key, text in P.parse_assignments(args.zoo_param, "--zoo-param").items():
-        if key not in fields or key in ("dataset", "data_params", "part"):
+        if key not in fields or key in ("dataset", "data_checksums", "part"):
             raise UserError(f"--zoo-param {key!r}: unknown; choose from "
-                            f"{', '.join(k for k in fields if k not in ('dataset', 'data_params', 'part'))}")
+                            f"{', '.join(k for k in fields if k not in ('dataset', 'data_checksums', 'part'))}")
         values[key] = (tuple(int(w) for w in text.split(",")) if key == "widths"
                        else None if text.lower() == "none"  # psnr_stop=none: no early stop
                        else P.parse_value(key, Param(fields[key].default), text, "zoo"))
     if args.part not in ("train", "val", "test"):
         raise UserError(f"--part {args.part!r}: choose train, val or test")
-    spec = ZooSpec(args.dataset, data_params, args.part, **values)
+    spec = ZooSpec(args.dataset, data.checksums, args.part, **values)
     return Zoo(spec, data_root(args.data_root), getattr(data, args.part), data.modality)
 
 

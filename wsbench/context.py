@@ -29,6 +29,7 @@ class RunContext:
     quiet: bool = False
     checkpoint_dir: Path | None = None
     artifact_dir: Path | None = None
+    data_root: Path | None = None  # where shared derived data (INR zoos) is kept
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def progress(self, iterable: Iterable | None = None, desc: str = "", total: int | None = None,

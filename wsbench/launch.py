@@ -28,6 +28,8 @@ from wsbench.report import config_labels
 from wsbench.results import read_record, record_path, write_record
 from wsbench.runner import Runner, RunSpec, failed_record, resolve_device
 from wsbench.sweep import Sweep
+from wsbench.zoo import Zoo, ZooSpec
+from wsbench.zoo_method import ZooMethod, zoo_specs
 
 CLUSTERS = ("slurm", "local", "debug")
 ACTIVE = {"pending", "running"}
@@ -56,11 +58,19 @@ def prepare_job(name: str, source: str | None, data_params: dict, data_root: str
     return name
 
 
+def zoo_job(dataset: str, data_params: dict, spec: dict, data_root: str, plugins: list[str], device: str) -> str:
+    reg = discover(plugins)
+    data = reg.dataset(dataset)().load(Path(data_root), data_params)
+    zoo = Zoo(ZooSpec(**spec), Path(data_root), getattr(data, spec["part"]), data.modality)
+    zoo.fit(device=resolve_device(device))
+    return zoo.spec.zoo_id
+
+
 # ---- shared stages -----------------------------------------------------------------------------
 
 @dataclass
 class Stage:
-    """Work that several runs share (data preparation; INR zoos later), run once before them."""
+    """Work that several runs share (data preparation, INR zoos), run once before them."""
 
     key: str
     fn: Callable
@@ -79,6 +89,38 @@ def data_stages(sweep: Sweep, reg: Registry, data_root: Path, plugins: list[str]
                 (spec.dataset, sweep.sources.get(spec.dataset), spec.data_params, str(data_root), plugins),
                 marker.is_file)
     return [s for s in stages.values() if not s.done()]
+
+
+def zoo_stages(specs: list[RunSpec], reg: Registry, data_root: Path, plugins: list[str],
+               device: str) -> list[Stage]:
+    """The unfinished INR zoos the zoo methods among these runs need, one stage each
+    (their data must be prepared)."""
+    stages: dict[str, Stage] = {}
+    for spec in specs:
+        if not issubclass(reg.method(spec.method), ZooMethod):
+            continue
+        data = reg.dataset(spec.dataset)().load(data_root, spec.data_params)
+        for part, zspec in zoo_specs(data, spec.params).items():
+            zoo = Zoo(zspec, data_root, getattr(data, part), data.modality)
+            if zspec.zoo_id not in stages and zoo.missing():
+                stages[zspec.zoo_id] = Stage(
+                    f"zoo {zspec.zoo_id} ({spec.dataset} {part}, {len(zoo.items)} INRs)", zoo_job,
+                    (spec.dataset, spec.data_params, dataclasses.asdict(zspec), str(data_root), plugins, device),
+                    lambda zoo=zoo: not zoo.missing())
+    return list(stages.values())
+
+
+def run_stages(stages: list[Stage], executor, log: Callable[[str], None]) -> None:
+    """Submit stages together and wait for all of them; a failed stage stops the sweep."""
+    jobs = []
+    for stage in stages:
+        log(f"  stage {stage.key} ...")
+        jobs.append((stage, executor.submit(stage.fn, *stage.args)))
+    for stage, job in jobs:
+        try:
+            job.result()
+        except Exception as err:
+            raise UserError(f"stage {stage.key} failed ({err}); log: {job.paths.stderr}") from None
 
 
 # ---- executors and bookkeeping -------------------------------------------------------------------
@@ -178,11 +220,15 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     states = {row["run"]: row["state"] for row in run_states(sweep, results)}
     todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", *ACTIVE}]
     stages = data_stages(sweep, reg, data_root, plugins) if todo else []
+    # zoos can be listed only once their data is prepared
+    zoos = zoo_stages(todo, reg, data_root, plugins, device) if todo and not stages else []
     log(f"sweep {sweep.name}: {len(sweep.specs)} runs, {len(sweep.specs) - len(todo)} done or active, "
-        f"{len(todo)} to submit, {len(stages)} shared stages")
+        f"{len(todo)} to submit, {len(stages) + len(zoos)} shared stages")
     if dry_run:
-        for stage in stages:
+        for stage in stages + zoos:
             log(f"  stage: {stage.key}")
+        if stages and any(issubclass(reg.method(s.method), ZooMethod) for s in todo):
+            log("  stage: the INR zoos, once the data is prepared")
         for spec in todo:
             log(f"  run {spec.run_id}: {spec.method} on {spec.dataset} seed {spec.seed} ({states[spec.run_id]})")
         return todo
@@ -190,13 +236,8 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
         return todo
     folder = sweep_dir(results, sweep)
     executor = make_executor(kind, folder / "logs", settings)
-    for stage in stages:  # shared stages run once, before the runs that need them
-        log(f"  stage {stage.key} ...")
-        job = executor.submit(stage.fn, *stage.args)
-        try:
-            job.result()
-        except Exception as err:
-            raise UserError(f"stage {stage.key} failed ({err}); log: {job.paths.stderr}") from None
+    run_stages(stages, executor, log)  # shared stages run once, before the runs that need them
+    run_stages(zoos or zoo_stages(todo, reg, data_root, plugins, device), executor, log)
     threads = int(settings.get("cpus_per_task") or 0)
     jobs = executor.map_array(RunJob(), [dataclasses.asdict(s) for s in todo], *(
         [value] * len(todo) for value in (str(data_root), str(results), device, plugins, threads)))

@@ -108,7 +108,7 @@ class Runner:
         method = self.reg.method(spec.method)()
         ctx = RunContext(self.device, spec.seed, quiet=self.quiet,
                          checkpoint_dir=self.results / "checkpoints" / spec.run_id,
-                         artifact_dir=self.results / "artifacts" / spec.run_id)
+                         artifact_dir=self.results / "artifacts" / spec.run_id, data_root=self.data_root)
         start = time.perf_counter()
         if reason := method.unsupported(data.modality, spec.params):
             record.update(status="skipped", reason=reason)

@@ -1,43 +1,52 @@
 """Fit many independent INRs at once: one tensor program for the whole batch.
 
 Adam is element-wise and the loss is a sum of per-INR losses, so fitting B INRs
-together gives each the same updates as fitting it alone; INRs that reach the
-PSNR target stop changing (their step is masked), as DWSNet's early stop does.
+together gives each the same updates as fitting it alone. An INR that reaches
+the PSNR target keeps the weights it reached it with (DWSNet's early stop) and
+leaves the batch, so the remaining steps cost only the INRs still being fitted.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
 from wsbench.inr.fields import Field
 from wsbench.inr.siren import SirenLayout, psnr, siren_forward
 
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
+
 
 def fit_inrs(layout: SirenLayout, field: Field, init: torch.Tensor, steps: int, lr: float,
-             psnr_stop: float | None = None, offset: float = 0.0, progress=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fit one SIREN per sample of `field` (on the field's device) from `init` (B, P).
+             psnr_stop: float | None = None, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fit one SIREN per sample of `field` (on the field's device) from `init` (B, P) with Adam.
 
     `offset` is added to every output (DWSNet's +0.5 quirk). Returns the weights
     (B, P) and each INR's final PSNR (B,) on all queries.
     """
-    weights = init.clone().to(field.values.device).requires_grad_(True)
-    opt = torch.optim.Adam([weights], lr=lr)
-    active = torch.ones(len(field), dtype=torch.bool, device=weights.device)
-    coords, target = field.at()
-    for _ in (progress(range(steps)) if progress else range(steps)):
-        pred = siren_forward(layout, weights, coords) + offset
-        loss = field.per_sample_loss(pred, target)
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        if psnr_stop is None:
-            opt.step()
-            continue
-        with torch.no_grad():
-            active &= 10 * torch.log10(1.0 / loss.detach().clamp_min(1e-12)) < psnr_stop
-            if not active.any():
-                break
-            before = weights.detach().clone()
-            opt.step()
-            weights[~active] = before[~active]  # Adam's momentum would still move finished INRs
+    out = init.detach().clone().to(field.values.device)
+    ids = torch.arange(len(field), device=out.device)  # the INRs still being fitted
+    w, m, v, part = out.clone(), torch.zeros_like(out), torch.zeros_like(out), field
+    for t in range(1, steps + 1):
+        w.requires_grad_(True)
+        coords, target = part.at()
+        loss = part.per_sample_loss(siren_forward(layout, w, coords) + offset, target)
+        grad, = torch.autograd.grad(loss.sum(), w)
+        w = w.detach()
+        if psnr_stop is not None:
+            done = 10 * torch.log10(1.0 / loss.detach().clamp_min(1e-12)) >= psnr_stop
+            if done.any():
+                out[ids[done]] = w[done]
+                keep = ~done
+                ids, w, m, v, grad, part = ids[keep], w[keep], m[keep], v[keep], grad[keep], part.take(keep)
+                if len(ids) == 0:
+                    break
+        m.mul_(BETAS[0]).add_(grad, alpha=1 - BETAS[0])
+        v.mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
+        denom = v.sqrt() / math.sqrt(1 - BETAS[1] ** t) + EPS
+        w = w - (lr / (1 - BETAS[0] ** t)) * m / denom
+    out[ids] = w
     with torch.no_grad():
-        final = psnr(siren_forward(layout, weights, coords) + offset, target)
-    return weights.detach(), final
+        coords, target = field.at()
+        final = psnr(siren_forward(layout, out, coords) + offset, target)
+    return out, final

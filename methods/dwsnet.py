@@ -1,0 +1,28 @@
+"""DWSNet: deep-weight-space equivariant layers and an invariant head over an INR zoo.
+
+Navon et al. (2023), "Equivariant Architectures for Learning in Deep Weight
+Spaces". The zoo, normalisation and training loop are wsbench.zoo_method's.
+"""
+from wsbench.api import Param
+from wsbench.classifier import parse_widths
+from wsbench.weightspace.dwsnet import DWSNet
+from wsbench.zoo_method import ZooMethod
+
+
+class DWSNetMethod(ZooMethod):
+    name = "dwsnet"
+    description = "DWSNet equivariant network on independently fitted SIRENs (Navon et al. 2023)"
+    model_params = {
+        "channels": Param(32, "channels of the equivariant layers"),
+        "layers": Param(4, "equivariant layers"),
+        "head_hidden": Param("128", "hidden widths of the invariant head's MLP"),
+    }
+    profiles = {
+        "quick": {"epochs": 10, "train_limit": 20000},
+        "paper": {"epochs": 100, "batch_size": 512, "lr": 5e-3},
+        "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "head_hidden": "16"},
+    }
+
+    def build(self, layout, num_classes, params):
+        return DWSNet(layout, num_classes, channels=params["channels"], layers=params["layers"],
+                      head_hidden=parse_widths(params["head_hidden"]))

@@ -1,0 +1,19 @@
+"""The symmetry-blind baseline: an MLP on each fitted SIREN's flattened weights."""
+from wsbench.api import Param
+from wsbench.classifier import parse_widths
+from wsbench.weightspace.flat import FlatMLP
+from wsbench.zoo_method import ZooMethod
+
+
+class FlatMLPMethod(ZooMethod):
+    name = "flat-mlp"
+    description = "MLP on the flattened weights of independently fitted SIRENs (no symmetry)"
+    model_params = {"hidden": Param("256,256", "hidden widths of the MLP")}
+    profiles = {
+        "quick": {"epochs": 10, "train_limit": 20000},
+        "paper": {"epochs": 100, "batch_size": 512, "lr": 5e-3, "hidden": "1000,1000"},
+        "smoke": {"epochs": 2, "inr_steps": 20, "hidden": "16"},
+    }
+
+    def build(self, layout, num_classes, params):
+        return FlatMLP(layout, num_classes, hidden=parse_widths(params["hidden"]))

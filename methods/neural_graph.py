@@ -1,0 +1,25 @@
+"""Neural graph: the INR as a graph (neurons as nodes, weights as edge features)
+and message passing from torch-geometric (Kofinas et al. 2024; Lim et al. 2024)."""
+from wsbench.api import Param
+from wsbench.classifier import parse_widths
+from wsbench.weightspace.graph import NeuralGraph
+from wsbench.zoo_method import ZooMethod
+
+
+class NeuralGraphMethod(ZooMethod):
+    name = "neural-graph"
+    description = "message passing on the graph of each fitted SIREN's neurons (torch-geometric)"
+    model_params = {
+        "hidden": Param(32, "node and edge feature width"),
+        "layers": Param(3, "message-passing layers"),
+        "head_hidden": Param("128", "hidden widths of the pooled head's MLP"),
+    }
+    profiles = {
+        "quick": {"epochs": 10, "train_limit": 20000},
+        "paper": {"epochs": 100, "batch_size": 128, "hidden": 64, "layers": 4},
+        "smoke": {"epochs": 2, "inr_steps": 20, "hidden": 8, "layers": 2, "head_hidden": "16"},
+    }
+
+    def build(self, layout, num_classes, params):
+        return NeuralGraph(layout, num_classes, hidden=params["hidden"], layers=params["layers"],
+                           head_hidden=parse_widths(params["head_hidden"]))

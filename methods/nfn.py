@@ -1,0 +1,31 @@
+"""NFN: neural functionals with NP or HNP equivariant layers over an INR zoo.
+
+Zhou et al. (2023), "Permutation Equivariant Neural Functionals": Fourier
+features of every weight, equivariant layers, invariant pooling, an MLP head.
+"""
+from wsbench.api import Param
+from wsbench.classifier import parse_widths
+from wsbench.weightspace.nfn import NFN
+from wsbench.zoo_method import ZooMethod
+
+
+class NFNMethod(ZooMethod):
+    name = "nfn"
+    description = "neural functional (NP or HNP layers) on independently fitted SIRENs (Zhou et al. 2023)"
+    model_params = {
+        "mode": Param("hnp", "hnp: input and output neurons not permuted; np: all neurons permuted",
+                      choices=("hnp", "np")),
+        "channels": Param(32, "channels of the equivariant layers"),
+        "layers": Param(3, "equivariant layers"),
+        "fourier": Param(16, "Fourier frequencies per weight"),
+        "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP"),
+    }
+    profiles = {
+        "quick": {"epochs": 10, "train_limit": 20000},
+        "paper": {"views": 10, "epochs": 12, "batch_size": 32},
+        "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16"},
+    }
+
+    def build(self, layout, num_classes, params):
+        return NFN(layout, num_classes, mode=params["mode"], channels=params["channels"], layers=params["layers"],
+                   fourier=params["fourier"], head_hidden=parse_widths(params["head_hidden"]))

@@ -1,0 +1,81 @@
+"""The zoo-classifier adapters (dwsnet, nfn, neural-graph, flat-mlp) and what they share."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import records
+from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
+from wsbench.params import resolve
+from wsbench.weightspace.symmetry import permute_hidden
+from wsbench.zoo import Zoo
+from wsbench.zoo_method import affine_augment, zoo_specs
+
+LAYOUT = SirenLayout((2, 16, 16, 1))
+
+
+@pytest.mark.parametrize("name,invariant", [("dwsnet", True), ("nfn", True), ("neural-graph", True),
+                                            ("flat-mlp", False)])
+def test_adapter_networks_see_through_neuron_permutations(registry, name, invariant):
+    cls = registry.method(name)
+    model = cls().build(LAYOUT, 10, resolve(cls, {}, profile="quick")).double().eval()
+    flat = LAYOUT.init(6, torch.Generator().manual_seed(0)).double() * 3
+    moved = permute_hidden(LAYOUT, flat, torch.Generator().manual_seed(1))
+    x = pixel_grid(5, 5).double()
+    torch.testing.assert_close(siren_forward(LAYOUT, moved, x), siren_forward(LAYOUT, flat, x))  # same functions
+    with torch.no_grad():
+        gap = (model(moved) - model(flat)).abs().max().item()
+    assert gap < 1e-5 if invariant else gap > 1e-3
+
+
+def test_affine_augmentation_is_the_inr_of_the_moved_signal():
+    flat = LAYOUT.init(4, torch.Generator().manual_seed(2)).double()
+    moved = affine_augment(LAYOUT, flat, torch.Generator().manual_seed(3))
+    x = pixel_grid(7, 7).double()
+    # recover each sample's A and t from the first layer: W A = W', W t + b = b'
+    o, d = LAYOUT.widths[1], 2
+    w, w2 = flat[:, :o * d].reshape(4, o, d), moved[:, :o * d].reshape(4, o, d)
+    a = torch.linalg.lstsq(w, w2).solution
+    t = torch.linalg.lstsq(w, (moved[:, o * d:o * d + o] - flat[:, o * d:o * d + o])[:, :, None]).solution
+    assert not torch.allclose(a, torch.eye(2, dtype=a.dtype).expand_as(a))
+    mapped = x[None] @ a.transpose(1, 2) + t.transpose(1, 2)  # A x + t, for row vectors
+    torch.testing.assert_close(siren_forward(LAYOUT, moved, x), siren_forward(LAYOUT, flat, mapped))
+    assert torch.equal(moved[:, o * d + o:], flat[:, o * d + o:])  # later layers untouched
+
+
+def test_zoo_is_fitted_once_and_shared_by_seeds_and_methods(dirs, cli, registry):
+    data_root, results = dirs
+    base = ("run", "--dataset", "synthetic", "--profile", "smoke", "--quiet")
+    assert cli(*base, "--method", "dwsnet", "--seeds", "2")[0] == 0
+    zoo_dirs = sorted((data_root / "zoos").iterdir())
+    assert len(zoo_dirs) == 3  # train, val, test
+    stamps = {p: p.stat().st_mtime_ns for d in zoo_dirs for p in d.glob("shard-*.npz")}
+    assert cli(*base, "--method", "flat-mlp")[0] == 0
+    assert {p: p.stat().st_mtime_ns for d in zoo_dirs for p in d.glob("shard-*.npz")} == stamps
+    recs = sorted(records(results), key=lambda r: (r["method"], r["seed"]))
+    assert [r["method"] for r in recs] == ["dwsnet", "dwsnet", "flat-mlp"] and all(r["status"] == "ok" for r in recs)
+    fit_seconds = [r["cost"]["stages"]["fit_zoo"]["seconds"] for r in recs]
+    assert fit_seconds[1] < fit_seconds[0] / 5 and fit_seconds[2] < fit_seconds[0] / 5  # only the first fitted
+    assert recs[0]["metrics"]["inr_psnr_test"] > 5 and recs[0]["metrics"]["train_inrs"] == 60
+    # the training zoo carries its weight statistics: one mean and std per weight matrix and bias
+    data = registry.dataset("synthetic")().load(data_root, {})
+    spec = zoo_specs(data, resolve(registry.method("dwsnet"), {}, profile="smoke"))["train"]
+    stats = json.loads((data_root / "zoos" / spec.zoo_id / "statistics.json").read_text())
+    assert [t["name"] for t in stats["tensors"]] == ["W0", "b0", "W1", "b1", "W2", "b2"]
+    weights = Zoo(spec, data_root, data.train, "image").load()["weights"]
+    assert stats["tensors"][0]["mean"] == pytest.approx(weights[:, :spec.widths[1] * 2].mean(), abs=1e-6)
+
+
+def test_normalisation_commutes_with_neuron_permutations(registry, tmp_path):
+    data = registry.dataset("synthetic")().load(tmp_path, {})
+    spec = zoo_specs(data, resolve(registry.method("nfn"), {}, profile="smoke"))["val"]
+    zoo = Zoo(spec, tmp_path, data.val, "image")
+    zoo.fit()
+    mean, std = torch.from_numpy(zoo.statistics())
+    flat = torch.from_numpy(zoo.load()["weights"])
+    gen = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    layout = spec.layout
+    torch.testing.assert_close(permute_hidden(layout, (flat - mean) / std, gen()),
+                               (permute_hidden(layout, flat, gen()) - mean) / std)
+    assert not np.allclose(std.numpy(), std.numpy()[0])  # the layers do differ
