@@ -62,19 +62,19 @@ def test_killed_fit_resumes_at_missing_shards(registry, tmp_path, monkeypatch):
     zoo = Zoo(spec(), tmp_path, train, "image")
     assert zoo.num_shards == 3
     calls = []
-    real = zoo_module.fit_inrs
+    real = zoo_module.fit_in_chunks
 
     def dies_on_second(*args, **kw):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt  # a kill midway through shard 1
         return real(*args, **kw)
-    monkeypatch.setattr(zoo_module, "fit_inrs", dies_on_second)
+    monkeypatch.setattr(zoo_module, "fit_in_chunks", dies_on_second)
     with pytest.raises(KeyboardInterrupt):
         zoo.fit()
     assert zoo.missing() == [1, 2]
     first = zoo.shard_path(0).stat().st_mtime_ns
-    monkeypatch.setattr(zoo_module, "fit_inrs", real)
+    monkeypatch.setattr(zoo_module, "fit_in_chunks", real)
     assert zoo.fit() == [1, 2]
     assert zoo.shard_path(0).stat().st_mtime_ns == first
     got = zoo.load()

@@ -15,6 +15,22 @@ from wsbench.inr.fields import Field
 from wsbench.inr.siren import SirenLayout, psnr, siren_forward
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
+CPU_CHUNK = 128  # INRs per tensor program on a CPU: their activations stay in cache
+
+
+def fit_in_chunks(layout: SirenLayout, field: Field, init: torch.Tensor, steps: int, lr: float,
+                  psnr_stop: float | None = None, offset: float = 0.0,
+                  chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """fit_inrs over consecutive chunks of the batch; results do not depend on the chunk.
+
+    On a CPU, 128 INRs at a time run 2.5x faster than 1,024 (the activations of
+    a chunk stay in cache); a GPU takes the whole batch at once.
+    """
+    chunk = chunk or (len(field) if field.values.device.type == "cuda" else CPU_CHUNK)
+    fits = [fit_inrs(layout, part, start, steps, lr, psnr_stop, offset)
+            for part, start in zip(field.split(chunk), init.split(chunk))]
+    weights, quality = (torch.cat(parts) for parts in zip(*fits))
+    return weights, quality
 
 
 def fit_inrs(layout: SirenLayout, field: Field, init: torch.Tensor, steps: int, lr: float,
