@@ -17,7 +17,7 @@ from torch import nn
 from wsbench.api import DataSplits, Method, MethodOutput, Param
 from wsbench.classifier import mlp, parse_widths, train_feature_head
 from wsbench.context import RunContext
-from wsbench.inr.fields import Field
+from wsbench.inr.fields import Field, random_queries
 from wsbench.inr.siren import SirenLayout, psnr, siren_forward
 from wsbench.udf import chamfer
 
@@ -66,11 +66,6 @@ def reconstruction_loss(hyper: HyperNetwork, z: torch.Tensor, field: Field,
     """Per-sample loss of the generated INRs on a subset of the field's queries."""
     coords, target = field.at(queries)
     return field.per_sample_loss(siren_forward(hyper.layout, hyper(z), coords), target)
-
-
-def random_queries(n_queries: int, fraction: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    k = max(1, round(n_queries * fraction))
-    return torch.randperm(n_queries, generator=gen)[:k].to(device)
 
 
 def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, ctx: RunContext,

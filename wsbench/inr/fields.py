@@ -70,3 +70,10 @@ class Field:
     def per_sample_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         err = pred - target
         return (err.abs() if self.loss == "l1" else err.pow(2)).flatten(1).mean(1)
+
+
+def random_queries(n_queries: int, fraction: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """A random subset of query indices (pixels, UDF points): the cheap stochastic step
+    that HyperINR, Functa and MWT all take."""
+    k = max(1, round(n_queries * fraction))
+    return torch.randperm(n_queries, generator=gen)[:k].to(device)

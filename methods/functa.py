@@ -1,0 +1,139 @@
+"""Functa: a shared base SIREN, per-sample shift modulations from a low-dimensional latent.
+
+Dupont et al. (2022), "From data to functa". Each sample's latent is fitted by
+a few SGD steps from zero (learned per-dimension rates, Meta-SGD), and the base
+network, the latent-to-shift map and the rates are meta-learned through those
+steps (CAVIA style, second order by default). An MLP classifies the latents.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from wsbench.api import DataSplits, Method, MethodOutput, Param
+from wsbench.classifier import parse_widths, train_feature_head
+from wsbench.context import RunContext
+from wsbench.inr.fields import Field, random_queries
+from wsbench.inr.meta import inner_sgd, step_batch
+from wsbench.inr.siren import SirenLayout, siren_forward
+
+
+class ModulatedSiren(nn.Module):
+    """Base SIREN weights plus, per sample, shifts of every hidden pre-activation
+    (sin(w0 (W h + b) + shift)) given by a linear map of the latent."""
+
+    def __init__(self, layout: SirenLayout, latent_dim: int):
+        super().__init__()
+        self.layout = layout
+        self.base = nn.Parameter(layout.init(1)[0])
+        index, pos = [], 0
+        for o, i in layout.layer_shapes[:-1]:
+            index.append(torch.arange(pos + o * i, pos + o * i + o))  # the bias entries of hidden layers
+            pos += o * i + o
+        self.register_buffer("shift_index", torch.cat(index))
+        self.to_shifts = nn.Linear(latent_dim, len(self.shift_index))
+        nn.init.zeros_(self.to_shifts.bias)
+
+    def weights(self, z: torch.Tensor) -> torch.Tensor:
+        shifts = self.to_shifts(z) / self.layout.w0  # the bias is scaled by w0 inside the sine
+        flat = torch.zeros(len(z), self.base.numel(), dtype=z.dtype, device=z.device)
+        return self.base + flat.index_add(1, self.shift_index, shifts)
+
+    def loss(self, z: torch.Tensor, field: Field, queries: torch.Tensor | None) -> torch.Tensor:
+        coords, target = field.at(queries)
+        return field.per_sample_loss(siren_forward(self.layout, self.weights(z), coords), target)
+
+
+class Functa(Method):
+    name = "functa"
+    description = "shift modulations of a meta-learned base SIREN, fitted in a few steps (Dupont et al. 2022)"
+    modalities = ("image", "pointcloud")
+    params = {
+        "hidden": Param("32,32,32", "hidden widths of the base SIREN"),
+        "latent_dim": Param(64, "latent size per sample"),
+        "inner_steps": Param(3, "SGD steps fitting a latent from zero"),
+        "inner_lr": Param(1.0, "initial per-dimension inner learning rate (meta-learned)"),
+        "query_fraction": Param(0.25, "fraction of pixels (or UDF queries) per step during meta-learning"),
+        "fit_query_fraction": Param(1.0, "fraction of pixels (or queries) per step when fitting the latents "
+                                         "that are classified"),
+        "first_order": Param(False, "drop second-order terms of the meta-gradient"),
+        "meta_steps": Param(1500, "outer steps"),
+        "batch_size": Param(64, "samples per outer step"),
+        "lr": Param(1e-3, "Adam learning rate of the base, the shift map and the rates"),
+        "fit_chunk": Param(512, "samples per chunk when fitting latents"),
+        "head_hidden": Param("512,512", "hidden widths of the MLP on the latents"),
+        "head_epochs": Param(40, "epochs of the MLP on the latents"),
+    }
+    profiles = {
+        "quick": {},
+        "paper": {"hidden": "512,512,512,512,512,512,512,512,512,512", "latent_dim": 512, "meta_steps": 500000,
+                  "batch_size": 128, "lr": 3e-6, "inner_lr": 1e-2, "query_fraction": 1.0},
+        "smoke": {"hidden": "8,8", "latent_dim": 4, "meta_steps": 20, "batch_size": 16, "head_epochs": 3},
+    }
+
+    def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        p, device = params, ctx.device
+        fields = {s: Field.of(getattr(data, s), data.modality) for s in ("train", "val", "test")}
+        f = fields["train"]
+        layout = SirenLayout((f.in_dim, *parse_widths(p["hidden"]), f.out_dim))
+        net = ModulatedSiren(layout, p["latent_dim"]).to(device)
+        rates = nn.Parameter(torch.full((p["latent_dim"],), p["inner_lr"], device=device))
+        with ctx.stage("meta_learn"):
+            self._meta_learn(net, rates, f, p, ctx)
+        with ctx.stage("fit_latents"):
+            z = {s: self._fit(net, rates, fld, p, ctx, s) for s, fld in fields.items()}
+        with torch.no_grad():  # reconstruction quality of the classified latents
+            loss = net.loss(z["test"][:1000].to(device), fields["test"].take(slice(0, 1000)).to(device), None)
+        metrics = ({"psnr_test": float((10 * torch.log10(1 / loss.clamp_min(1e-12))).mean())}
+                   if data.modality == "image" else {"l1_test": float(loss.mean())})
+        with ctx.stage("train_head"):
+            head = train_feature_head(z["train"], data.train.y, z["val"], z["test"], data.num_classes, ctx,
+                                      hidden=p["head_hidden"], epochs=p["head_epochs"], desc="latent classifier")
+        ctx.save_artifact("latents", z_test=z["test"].numpy(), y_test=data.test.y.numpy())
+        return MethodOutput(heads={"z": head}, metrics=metrics,
+                            num_params={"base+shift map": sum(t.numel() for t in net.parameters()),
+                                        "head": head.num_params})
+
+    def _inner(self, net: ModulatedSiren, rates: torch.Tensor, field: Field, fraction: float,
+               gen: torch.Generator, steps: int, create_graph: bool) -> torch.Tensor:
+        z0 = torch.zeros(len(field), rates.numel(), device=rates.device)
+        queries = [random_queries(field.num_queries, fraction, gen, rates.device) if fraction < 1 else None
+                   for _ in range(steps)]
+        return inner_sgd(z0, rates.expand(steps, -1), lambda z, j: net.loss(z, field, queries[j]), create_graph)
+
+    def _meta_learn(self, net: ModulatedSiren, rates: nn.Parameter, field: Field, p: dict, ctx: RunContext) -> None:
+        opt = torch.optim.Adam([*net.parameters(), rates], lr=p["lr"])
+        start = 0
+        if saved := ctx.load_state("meta"):
+            net.load_state_dict(saved["net"])
+            opt.load_state_dict(saved["opt"])
+            with torch.no_grad():
+                rates.copy_(saved["rates"])
+            start = saved["step"]
+        bar = ctx.progress(total=p["meta_steps"], initial=start, desc="meta-learn", unit="step")
+        for step in range(start, p["meta_steps"]):
+            idx, gen = step_batch(len(field), p["batch_size"], ctx.seed, step)
+            batch = field.take(idx).to(ctx.device)
+            z = self._inner(net, rates, batch, p["query_fraction"], gen, p["inner_steps"], not p["first_order"])
+            queries = random_queries(batch.num_queries, p["query_fraction"], gen, ctx.device)
+            loss = net.loss(z, batch, queries).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            if (step + 1) % 100 == 0 or step + 1 == p["meta_steps"]:
+                ctx.save_state("meta", {"step": step + 1, "net": net.state_dict(), "opt": opt.state_dict(),
+                                        "rates": rates.detach()})
+        bar.close()
+
+    def _fit(self, net: ModulatedSiren, rates: torch.Tensor, field: Field, p: dict, ctx: RunContext,
+             split: str) -> torch.Tensor:
+        """Latents of every sample, fitted with the inner loop alone (no meta-gradient)."""
+        gen = torch.Generator().manual_seed(ctx.seed + 1)
+        out = []
+        for chunk in ctx.progress(field.split(p["fit_chunk"]), desc=f"fit {split} latents", unit="chunk"):
+            z = self._inner(net, rates.detach(), chunk.to(ctx.device), p["fit_query_fraction"], gen,
+                            p["inner_steps"], create_graph=False)
+            out.append(z.detach().cpu())
+        return torch.cat(out)
