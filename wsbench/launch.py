@@ -96,13 +96,19 @@ def zoo_stages(specs: list[RunSpec], reg: Registry, data_root: Path, plugins: li
     """The unfinished INR zoos the zoo methods among these runs need, one stage each
     (their data must be prepared)."""
     stages: dict[str, Stage] = {}
+    loaded: dict[str, object] = {}
     for spec in specs:
         if not issubclass(reg.method(spec.method), ZooMethod):
             continue
-        data = reg.dataset(spec.dataset)().load(data_root, spec.data_params)
+        key = f"{spec.dataset}{sorted(spec.data_params.items())}"
+        if key not in loaded:
+            loaded[key] = reg.dataset(spec.dataset)().load(data_root, spec.data_params)
+        data = loaded[key]
         for part, zspec in zoo_specs(data, spec.params).items():
+            if zspec.zoo_id in stages:
+                continue
             zoo = Zoo(zspec, data_root, getattr(data, part), data.modality)
-            if zspec.zoo_id not in stages and zoo.missing():
+            if zoo.missing():
                 stages[zspec.zoo_id] = Stage(
                     f"zoo {zspec.zoo_id} ({spec.dataset} {part}, {len(zoo.items)} INRs)", zoo_job,
                     (spec.dataset, spec.data_params, dataclasses.asdict(zspec), str(data_root), plugins, device),
