@@ -96,7 +96,7 @@ class MWT(Method):
         "rates_lr": Param(1e-2, "AdamW learning rate of the inner rates"),
         "cls_lr": Param(1e-3, "AdamW learning rate of the Transformer and beta"),
         "batch_size": Param(32, "samples per outer step"),
-        "epochs": Param(1, "passes over the training samples"),
+        "epochs": Param(2, "passes over the training samples"),
         "evals": Param(4, "evaluations on val and test, evenly spaced over training (model selection)"),
         "fit_chunk": Param(1000, "samples per chunk when evaluating"),
     }
