@@ -145,7 +145,13 @@ class MWT(Method):
                     ctx.save_state("mwt", {"step": step + 1, "net": net.state_dict(), "opt": opt.state_dict(),
                                            "result": result})
             bar.close()
-        return MethodOutput(heads={"phi": result}, num_params={"theta+rates": net.theta.numel() + net.rates.numel(),
+        with torch.no_grad():  # reconstruction quality after the k steps, on all queries
+            test = fields["test"].take(slice(0, 1000)).to(device)
+            loss = net.loss(net.fit(test, p["fit_query_fraction"], torch.Generator().manual_seed(ctx.seed + 1),
+                                    create_graph=False), test, None)
+        metrics = ({"psnr_test": float((10 * torch.log10(1 / loss.clamp_min(1e-12))).mean())}
+                   if data.modality == "image" else {"l1_test": float(loss.mean())})
+        return MethodOutput(heads={"phi": result}, metrics=metrics, num_params={"theta+rates": net.theta.numel() + net.rates.numel(),
                                                                 "classifier": result.num_params})
 
     @staticmethod

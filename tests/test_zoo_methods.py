@@ -57,9 +57,10 @@ def test_zoo_is_fitted_once_and_shared_by_seeds_and_methods(dirs, cli, registry)
     assert [r["method"] for r in recs] == ["dwsnet", "dwsnet", "flat-mlp"] and all(r["status"] == "ok" for r in recs)
     fit_seconds = [r["cost"]["stages"]["fit_zoo"]["seconds"] for r in recs]
     assert fit_seconds[1] < fit_seconds[0] / 5 and fit_seconds[2] < fit_seconds[0] / 5  # only the first fitted
-    assert recs[0]["metrics"]["inr_psnr_test"] > 5 and recs[0]["metrics"]["train_inrs"] == 60
+    assert recs[0]["metrics"]["psnr_test"] > 5
     # the training zoo carries its weight statistics: one mean and std per weight matrix and bias
     data = registry.dataset("synthetic")().load(data_root, {})
+    assert recs[0]["metrics"]["train_inrs"] == len(data.train)
     spec = zoo_specs(data, resolve(registry.method("dwsnet"), {}, profile="smoke"))["train"]
     stats = json.loads((data_root / "zoos" / spec.zoo_id / "statistics.json").read_text())
     assert [t["name"] for t in stats["tensors"]] == ["W0", "b0", "W1", "b1", "W2", "b2"]

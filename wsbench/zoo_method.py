@@ -117,7 +117,8 @@ class ZooMethod(Method):
         model = self.build(layout, data.num_classes, params).to(ctx.device)
         with ctx.stage("train_classifier"):
             head = self.train(model, layout, stats, x, y_train, params, ctx)
-        metrics = {f"inr_psnr_{part}": float(z["psnr"].mean()) for part, z in loaded.items()}
+        metrics = ({f"psnr_{part}": float(z["psnr"].mean()) for part, z in loaded.items()}  # the INRs' own
+                   if data.modality == "image" else {})
         metrics["train_inrs"] = float(len(y_train))
         return MethodOutput(heads={"weights": head}, metrics=metrics, num_params={"classifier": head.num_params})
 
