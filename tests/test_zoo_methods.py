@@ -59,7 +59,7 @@ def test_zoo_is_fitted_once_and_shared_by_seeds_and_methods(dirs, cli, registry)
     assert fit_seconds[1] < fit_seconds[0] / 5 and fit_seconds[2] < fit_seconds[0] / 5  # only the first fitted
     assert recs[0]["metrics"]["psnr_test"] > 5
     # the training zoo carries its weight statistics: one mean and std per weight matrix and bias
-    data = registry.dataset("synthetic")().load(data_root, {})
+    data = registry.dataset("synthetic")().load(data_root, resolve(registry.dataset("synthetic"), {}))
     assert recs[0]["metrics"]["train_inrs"] == len(data.train)
     spec = zoo_specs(data, resolve(registry.method("dwsnet"), {}, profile="smoke"))["train"]
     stats = json.loads((data_root / "zoos" / spec.zoo_id / "statistics.json").read_text())
@@ -69,7 +69,7 @@ def test_zoo_is_fitted_once_and_shared_by_seeds_and_methods(dirs, cli, registry)
 
 
 def test_normalisation_commutes_with_neuron_permutations(registry, tmp_path):
-    data = registry.dataset("synthetic")().load(tmp_path, {})
+    data = registry.dataset("synthetic")().load(tmp_path, resolve(registry.dataset("synthetic"), {}))
     spec = zoo_specs(data, resolve(registry.method("nfn"), {}, profile="smoke"))["val"]
     zoo = Zoo(spec, tmp_path, data.val, "image")
     zoo.fit()
