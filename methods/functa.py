@@ -13,9 +13,9 @@ from torch import nn
 from wsbench.api import DataSplits, Method, MethodOutput, Param
 from wsbench.classifier import parse_widths, train_feature_head
 from wsbench.context import RunContext
-from wsbench.inr.fields import Field, random_queries
+from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, siren_forward
+from wsbench.inr.siren import SirenLayout, mse_to_psnr, siren_forward
 
 
 class ModulatedSiren(nn.Module):
@@ -84,7 +84,7 @@ class Functa(Method):
             z = {s: self._fit(net, rates, fld, p, ctx, s) for s, fld in fields.items()}
         with torch.no_grad():  # reconstruction quality of the classified latents
             loss = net.loss(z["test"][:1000].to(device), fields["test"].take(slice(0, 1000)).to(device), None)
-        metrics = ({"psnr_test": float((10 * torch.log10(1 / loss.clamp_min(1e-12))).mean())}
+        metrics = ({"psnr_test": float(mse_to_psnr(loss).mean())}
                    if data.modality == "image" else {"l1_test": float(loss.mean())})
         with ctx.stage("train_head"):
             head = train_feature_head(z["train"], data.train.y, z["val"], z["test"], data.num_classes, ctx,
@@ -97,8 +97,7 @@ class Functa(Method):
     def _inner(self, net: ModulatedSiren, rates: torch.Tensor, field: Field, fraction: float,
                gen: torch.Generator, steps: int, create_graph: bool) -> torch.Tensor:
         z0 = torch.zeros(len(field), rates.numel(), device=rates.device)
-        queries = [random_queries(field.num_queries, fraction, gen, rates.device) if fraction < 1 else None
-                   for _ in range(steps)]
+        queries = [field.sample_queries(fraction, gen) for _ in range(steps)]
         return inner_sgd(z0, rates.expand(steps, -1), lambda z, j: net.loss(z, field, queries[j]), create_graph)
 
     def _meta_learn(self, net: ModulatedSiren, rates: nn.Parameter, field: Field, p: dict, ctx: RunContext) -> None:
@@ -115,8 +114,7 @@ class Functa(Method):
             idx, gen = step_batch(len(field), p["batch_size"], ctx.seed, step)
             batch = field.take(idx).to(ctx.device)
             z = self._inner(net, rates, batch, p["query_fraction"], gen, p["inner_steps"], not p["first_order"])
-            queries = random_queries(batch.num_queries, p["query_fraction"], gen, ctx.device)
-            loss = net.loss(z, batch, queries).mean()
+            loss = net.loss(z, batch, batch.sample_queries(p["query_fraction"], gen)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

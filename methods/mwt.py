@@ -18,9 +18,9 @@ from torch import nn
 from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param
 from wsbench.classifier import parse_widths
 from wsbench.context import RunContext
-from wsbench.inr.fields import Field, random_queries
+from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, siren_forward
+from wsbench.inr.siren import SirenLayout, mse_to_psnr, siren_forward
 
 
 class NeuronTransformer(nn.Module):
@@ -59,8 +59,7 @@ class MWTNetwork(nn.Module):
 
     def fit(self, field: Field, fraction: float, gen: torch.Generator, create_graph: bool) -> torch.Tensor:
         """phi after the k inner steps from theta, a fresh query subset per step."""
-        queries = [random_queries(field.num_queries, fraction, gen, self.theta.device) if fraction < 1 else None
-                   for _ in range(len(self.rates))]
+        queries = [field.sample_queries(fraction, gen) for _ in range(len(self.rates))]
         start, rates = self.theta.expand(len(field), -1), self.rates
         if not torch.is_grad_enabled():  # inference: nothing to meta-learn
             start, rates = start.detach(), rates.detach()
@@ -70,7 +69,7 @@ class MWTNetwork(nn.Module):
                 create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample reconstruction loss after fitting and the logits of the fitted INRs."""
         phi = self.fit(field, fraction, gen, create_graph)
-        queries = random_queries(field.num_queries, fraction, gen, phi.device) if fraction < 1 else None
+        queries = field.sample_queries(fraction, gen)
         delta = phi - self.theta
         delta = delta.detach() + w_cls * (delta - delta.detach())  # value delta; gradient to the fitting x w_cls
         return self.loss(phi, field, queries), self.classifier(delta)
@@ -149,7 +148,7 @@ class MWT(Method):
             test = fields["test"].take(slice(0, 1000)).to(device)
             loss = net.loss(net.fit(test, p["fit_query_fraction"], torch.Generator().manual_seed(ctx.seed + 1),
                                     create_graph=False), test, None)
-        metrics = ({"psnr_test": float((10 * torch.log10(1 / loss.clamp_min(1e-12))).mean())}
+        metrics = ({"psnr_test": float(mse_to_psnr(loss).mean())}
                    if data.modality == "image" else {"l1_test": float(loss.mean())})
         return MethodOutput(heads={"phi": result}, metrics=metrics, num_params={"theta+rates": net.theta.numel() + net.rates.numel(),
                                                                 "classifier": result.num_params})

@@ -67,6 +67,10 @@ class Field:
         coords = self.coords[queries] if self.shared else self.coords[:, queries]
         return coords, self.values[:, queries]
 
+    def sample_queries(self, fraction: float, gen: torch.Generator) -> torch.Tensor | None:
+        """A random `fraction` of the query indices for one step; None (all of them) at 1."""
+        return random_queries(self.num_queries, fraction, gen, self.values.device) if fraction < 1 else None
+
     def per_sample_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         err = pred - target
         return (err.abs() if self.loss == "l1" else err.pow(2)).flatten(1).mean(1)

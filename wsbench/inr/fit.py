@@ -12,7 +12,7 @@ import math
 import torch
 
 from wsbench.inr.fields import Field
-from wsbench.inr.siren import SirenLayout, psnr, siren_forward
+from wsbench.inr.siren import SirenLayout, mse_to_psnr, psnr, siren_forward
 
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 CPU_CHUNK = 128  # INRs per tensor program on a CPU: their activations stay in cache
@@ -50,7 +50,7 @@ def fit_inrs(layout: SirenLayout, field: Field, init: torch.Tensor, steps: int, 
         grad, = torch.autograd.grad(loss.sum(), w)
         w = w.detach()
         if psnr_stop is not None:
-            done = 10 * torch.log10(1.0 / loss.detach().clamp_min(1e-12)) >= psnr_stop
+            done = mse_to_psnr(loss.detach()) >= psnr_stop
             if done.any():
                 out[ids[done]] = w[done]
                 keep = ~done

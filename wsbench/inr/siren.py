@@ -81,5 +81,8 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-sample PSNR in dB over all but the first dimension."""
-    mse = (pred - target).pow(2).flatten(1).mean(1).clamp_min(1e-12)
-    return 10 * torch.log10(data_range ** 2 / mse)
+    return mse_to_psnr((pred - target).pow(2).flatten(1).mean(1), data_range)
+
+
+def mse_to_psnr(mse: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    return 10 * torch.log10(data_range ** 2 / mse.clamp_min(1e-12))
