@@ -226,12 +226,12 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     states = {row["run"]: row["state"] for row in run_states(sweep, results)}
     todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", *ACTIVE}]
     stages = data_stages(sweep, reg, data_root, plugins) if todo else []
-    # zoos can be listed only once their data is prepared
-    zoos = zoo_stages(todo, reg, data_root, plugins, device) if todo and not stages else []
+    # zoos can be listed only once their data is prepared (None: after the data stages)
+    zoos = None if stages else zoo_stages(todo, reg, data_root, plugins, device)
     log(f"sweep {sweep.name}: {len(sweep.specs)} runs, {len(sweep.specs) - len(todo)} done or active, "
-        f"{len(todo)} to submit, {len(stages) + len(zoos)} shared stages")
+        f"{len(todo)} to submit, {len(stages) + len(zoos or [])} shared stages")
     if dry_run:
-        for stage in stages + zoos:
+        for stage in stages + (zoos or []):
             log(f"  stage: {stage.key}")
         if stages and any(issubclass(reg.method(s.method), ZooMethod) for s in todo):
             log("  stage: the INR zoos, once the data is prepared")
@@ -243,7 +243,7 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     folder = sweep_dir(results, sweep)
     executor = make_executor(kind, folder / "logs", settings)
     run_stages(stages, executor, log)  # shared stages run once, before the runs that need them
-    run_stages(zoos or zoo_stages(todo, reg, data_root, plugins, device), executor, log)
+    run_stages(zoos if zoos is not None else zoo_stages(todo, reg, data_root, plugins, device), executor, log)
     threads = int(settings.get("cpus_per_task") or 0)
     jobs = executor.map_array(RunJob(), [dataclasses.asdict(s) for s in todo], *(
         [value] * len(todo) for value in (str(data_root), str(results), device, plugins, threads)))

@@ -124,12 +124,13 @@ class Zoo:
         parts = [np.load(self.shard_path(k)) for k in range(self.num_shards)]
         return {key: np.concatenate([p[key] for p in parts]) for key in ("weights", "psnr", "sample", "view")}
 
-    def statistics(self) -> np.ndarray:
+    def statistics(self, weights: np.ndarray | None = None) -> np.ndarray:
         """Mean and std (2, P) of each weight matrix and bias vector over this zoo, broadcast
         to its entries; computed once and stored beside the shards (statistics.json).
 
         One scalar per tensor, not per entry: per-entry statistics would differ
-        between neurons of a layer and break the permutation symmetry.
+        between neurons of a layer and break the permutation symmetry. Pass the
+        weights when they are loaded already, to spare reading the shards again.
         """
         path = self.folder / "statistics.json"
         shards = [json.loads(self.shard_path(k).with_suffix(".json").read_text())["sha256"]
@@ -139,7 +140,7 @@ class Zoo:
             if doc["shards"] != shards:
                 raise ValueError("stale")
         except (OSError, ValueError, KeyError):
-            weights = self.load()["weights"]
+            weights = self.load()["weights"] if weights is None else weights
             doc, start = {"shards": shards, "tensors": []}, 0
             for k, (o, i) in enumerate(self.spec.layout.layer_shapes):
                 for name, size in ((f"W{k}", o * i), (f"b{k}", o)):

@@ -109,22 +109,24 @@ class ZooMethod(Method):
                     zoo.fit(device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
         loaded = {part: zoo.load() for part, zoo in zoos.items()}
         layout = zoos["train"].spec.layout
-        stats = torch.from_numpy(zoos["train"].statistics())  # normalise by the training zoo's statistics
-        x = {part: (torch.from_numpy(z["weights"]) - stats[0]) / stats[1] for part, z in loaded.items()}
+        stats = torch.from_numpy(zoos["train"].statistics(loaded["train"]["weights"]))
+        raw = {part: torch.from_numpy(z["weights"]) for part, z in loaded.items()}
         y_train = data.train.y[torch.from_numpy(loaded["train"]["sample"])]
         for part in ("val", "test"):  # one view each, in sample order
             assert np.array_equal(loaded[part]["sample"], np.arange(len(getattr(data, part))))
         model = self.build(layout, data.num_classes, params).to(ctx.device)
         with ctx.stage("train_classifier"):
-            head = self.train(model, layout, stats, x, y_train, params, ctx)
+            head = self.train(model, layout, stats, raw, y_train, params, ctx)
         metrics = ({f"psnr_{part}": float(z["psnr"].mean()) for part, z in loaded.items()}  # the INRs' own
                    if data.modality == "image" else {})
         metrics["train_inrs"] = float(len(y_train))
         return MethodOutput(heads={"weights": head}, metrics=metrics, num_params={"classifier": head.num_params})
 
-    def train(self, model: nn.Module, layout: SirenLayout, stats: torch.Tensor, x: dict[str, torch.Tensor],
+    def train(self, model: nn.Module, layout: SirenLayout, stats: torch.Tensor, raw: dict[str, torch.Tensor],
               y_train: torch.Tensor, p: dict[str, Any], ctx: RunContext) -> HeadResult:
-        """AdamW with a cosine schedule; per-epoch predictions, checkpointed every epoch."""
+        """AdamW with a cosine schedule on weights standardised by the training zoo's
+        statistics (augmentations act on the raw weights first); per-epoch
+        predictions, checkpointed every epoch."""
         opt = torch.optim.AdamW(model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p["epochs"])
         gen = torch.Generator().manual_seed(ctx.seed)
@@ -135,31 +137,28 @@ class ZooMethod(Method):
             sched.load_state_dict(state["sched"])
             gen.set_state(state["gen"])
             result = state["result"]
-        raw_train = x["train"] * stats[1] + stats[0]  # augmentations act on the INRs' own weights
-        dev = {part: t.to(ctx.device) for part, t in x.items()}
         stats = stats.to(ctx.device)
+        normalise = lambda w: (w.to(ctx.device) - stats[0]) / stats[1]  # noqa: E731
+        val, test = normalise(raw["val"]), normalise(raw["test"])
         for _ in ctx.progress(range(len(result.val_pred), p["epochs"]), desc=f"{self.name} epochs",
                               total=p["epochs"], initial=len(result.val_pred), unit="epoch"):
             model.train()
             for idx in torch.randperm(len(y_train), generator=gen).split(p["batch_size"]):
-                batch = self.augment(layout, raw_train[idx], p["augment"], gen)
-                batch = ((batch.to(ctx.device) - stats[0]) / stats[1]) if batch is not None else dev["train"][idx]
+                batch = normalise(self.augment(layout, raw["train"][idx], p["augment"], gen))
                 loss = nn.functional.cross_entropy(model(batch), y_train[idx].to(ctx.device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             sched.step()
-            result.val_pred.append(predict(model, dev["val"], 1024))
-            result.test_pred.append(predict(model, dev["test"], 1024))
+            result.val_pred.append(predict(model, val, 1024))
+            result.test_pred.append(predict(model, test, 1024))
             ctx.save_state("classifier", {"model": model.state_dict(), "opt": opt.state_dict(),
                                           "sched": sched.state_dict(), "gen": gen.get_state(), "result": result})
         return result
 
     @staticmethod
-    def augment(layout: SirenLayout, raw: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor | None:
-        """Augmented raw weights of a batch, or None when there is nothing to do."""
-        if kind == "none":
-            return None
+    def augment(layout: SirenLayout, raw: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
+        """The raw weights of a batch, augmented as `kind` says."""
         if "affine" in kind:
             raw = affine_augment(layout, raw, gen)
         if "permute" in kind:
