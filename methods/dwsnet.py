@@ -6,7 +6,7 @@ Spaces". The zoo, normalisation and training loop are wsbench.zoo_method's.
 from wsbench.api import Param
 from wsbench.classifier import parse_widths
 from wsbench.weightspace.dwsnet import DWSNet
-from wsbench.zoo_method import ZooMethod
+from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
 
 
 class DWSNetMethod(ZooMethod):
@@ -18,8 +18,8 @@ class DWSNetMethod(ZooMethod):
         "head_hidden": Param("128", "hidden widths of the invariant head's MLP"),
     }
     profiles = {
-        "quick": {"epochs": 10, "train_limit": 20000},
-        "paper": {"epochs": 100, "batch_size": 512, "lr": 5e-3},
+        "quick": {**QUICK_ZOO, "epochs": 10},
+        "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "head_hidden": "16"},
     }
 

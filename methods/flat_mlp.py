@@ -2,7 +2,7 @@
 from wsbench.api import Param
 from wsbench.classifier import parse_widths
 from wsbench.weightspace.flat import FlatMLP
-from wsbench.zoo_method import ZooMethod
+from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
 
 
 class FlatMLPMethod(ZooMethod):
@@ -10,8 +10,8 @@ class FlatMLPMethod(ZooMethod):
     description = "MLP on the flattened weights of independently fitted SIRENs (no symmetry)"
     model_params = {"hidden": Param("256,256", "hidden widths of the MLP")}
     profiles = {
-        "quick": {"epochs": 10, "train_limit": 20000},
-        "paper": {"epochs": 100, "batch_size": 512, "lr": 5e-3, "hidden": "1000,1000"},
+        "quick": {**QUICK_ZOO, "epochs": 10},
+        "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3, "hidden": "1000,1000"},
         "smoke": {"epochs": 2, "inr_steps": 20, "hidden": "16"},
     }
 

@@ -3,7 +3,7 @@ and message passing from torch-geometric (Kofinas et al. 2024; Lim et al. 2024).
 from wsbench.api import Param
 from wsbench.classifier import parse_widths
 from wsbench.weightspace.graph import NeuralGraph
-from wsbench.zoo_method import ZooMethod
+from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
 
 
 class NeuralGraphMethod(ZooMethod):
@@ -15,8 +15,8 @@ class NeuralGraphMethod(ZooMethod):
         "head_hidden": Param("128", "hidden widths of the pooled head's MLP"),
     }
     profiles = {
-        "quick": {"epochs": 10, "train_limit": 20000},
-        "paper": {"epochs": 100, "batch_size": 128, "hidden": 64, "layers": 4},
+        "quick": {**QUICK_ZOO, "epochs": 10},
+        "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 128, "hidden": 64, "layers": 4},
         "smoke": {"epochs": 2, "inr_steps": 20, "hidden": 8, "layers": 2, "head_hidden": "16"},
     }
 

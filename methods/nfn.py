@@ -6,7 +6,7 @@ features of every weight, equivariant layers, invariant pooling, an MLP head.
 from wsbench.api import Param
 from wsbench.classifier import parse_widths
 from wsbench.weightspace.nfn import NFN
-from wsbench.zoo_method import ZooMethod
+from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
 
 
 class NFNMethod(ZooMethod):
@@ -21,8 +21,8 @@ class NFNMethod(ZooMethod):
         "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP"),
     }
     profiles = {
-        "quick": {"epochs": 10, "train_limit": 20000},
-        "paper": {"views": 10, "epochs": 12, "batch_size": 32},
+        "quick": {**QUICK_ZOO, "epochs": 10},
+        "paper": {**DWSNET_SET, "views": 10, "epochs": 12, "batch_size": 32},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16"},
     }
 

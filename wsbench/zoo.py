@@ -23,7 +23,7 @@ from wsbench.errors import UserError
 from wsbench.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from wsbench.inr.fields import Field
 from wsbench.inr.fit import fit_in_chunks
-from wsbench.inr.siren import SirenLayout
+from wsbench.inr.siren import INIT_SCHEMES, SirenLayout
 
 ZOO_VERSION = 1
 
@@ -40,6 +40,7 @@ class ZooSpec:
     psnr_stop: float | None = 40.0
     offset: float = 0.0           # DWSNet's +0.5 output quirk when 0.5
     init: str = "independent"     # or "shared": one initialisation for every INR
+    init_scheme: str = "siren"    # or "dwsnet": the init of DWSNet's INR set (siren.SirenLayout.init_bounds)
     views: int = 1                # fits from different initialisations per sample
     limit: int = 0                # fit only the first `limit` samples of the part (0: all)
     seed: int = 0
@@ -61,6 +62,8 @@ class Zoo:
     def __init__(self, spec: ZooSpec, data_root: Path, split: Split, modality: str):
         if spec.init not in ("independent", "shared"):
             raise UserError(f"zoo init {spec.init!r}: choose independent or shared")
+        if spec.init_scheme not in INIT_SCHEMES:
+            raise UserError(f"zoo init_scheme {spec.init_scheme!r}: choose {' or '.join(INIT_SCHEMES)}")
         self.spec, self.split, self.modality = spec, split, modality
         self.folder = data_root / "zoos" / spec.zoo_id
         n = len(split) if not spec.limit else min(spec.limit, len(split))
@@ -86,9 +89,11 @@ class Zoo:
         """Initialisations that depend only on (seed, sample, view), never on the sharding."""
         layout = self.spec.layout
         if self.spec.init == "shared":
-            return layout.init(1, torch.Generator().manual_seed(self.spec.seed)).expand(len(items), -1)
+            return layout.init(1, torch.Generator().manual_seed(self.spec.seed),
+                               self.spec.init_scheme).expand(len(items), -1)
         return torch.cat([layout.init(1, torch.Generator().manual_seed(
-            int(np.random.default_rng([self.spec.seed, i, v]).integers(2**62)))) for i, v in items])
+            int(np.random.default_rng([self.spec.seed, i, v]).integers(2**62))), self.spec.init_scheme)
+            for i, v in items])
 
     def fit(self, shards: list[int] | None = None, device: torch.device = torch.device("cpu"),
             progress=None) -> list[int]:

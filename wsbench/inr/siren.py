@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+INIT_SCHEMES = ("siren", "dwsnet")
+
 
 @dataclass(frozen=True)
 class SirenLayout:
@@ -26,21 +28,26 @@ class SirenLayout:
     def num_params(self) -> int:
         return sum(o * i + o for o, i in self.layer_shapes)
 
-    def init_bounds(self) -> torch.Tensor:
-        """Per-parameter half-width of the SIREN uniform init (Sitzmann et al. 2020).
+    def init_bounds(self, scheme: str = "siren") -> torch.Tensor:
+        """Per-parameter half-width of a uniform SIREN init.
 
-        First layer U(-1/in, 1/in); later layers U(-sqrt(6/in)/w0, sqrt(6/in)/w0);
-        biases use the same bound as their layer's weights.
+        "siren" (Sitzmann et al. 2020): first layer U(-1/in, 1/in), later layers
+        U(-sqrt(6/in)/w0, sqrt(6/in)/w0), biases with their layer's weights.
+        "dwsnet" (the INR set of Navon et al. 2023): every layer's weights
+        U(-sqrt(6/in)/w0, sqrt(6/in)/w0), biases zero; the first layer then starts
+        at low frequencies, so the fit moves the weights far from their init.
         """
+        if scheme not in INIT_SCHEMES:
+            raise ValueError(f"init scheme {scheme!r}: choose {' or '.join(INIT_SCHEMES)}")
         parts = []
         for k, (o, i) in enumerate(self.layer_shapes):
-            bound = 1.0 / i if k == 0 else math.sqrt(6.0 / i) / self.w0
-            parts.append(torch.full((o * i + o,), bound))
+            bound = 1.0 / i if k == 0 and scheme == "siren" else math.sqrt(6.0 / i) / self.w0
+            parts += [torch.full((o * i,), bound), torch.full((o,), bound if scheme == "siren" else 0.0)]
         return torch.cat(parts)
 
-    def init(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def init(self, n: int, generator: torch.Generator | None = None, scheme: str = "siren") -> torch.Tensor:
         """n independent SIREN initialisations as flat rows (n, P)."""
-        bounds = self.init_bounds()
+        bounds = self.init_bounds(scheme)
         u = torch.rand(n, self.num_params, generator=generator)
         return (2 * u - 1) * bounds
 
