@@ -15,14 +15,15 @@ class DWSNetMethod(ZooMethod):
     model_params = {
         "channels": Param(32, "channels of the equivariant layers"),
         "layers": Param(4, "equivariant layers"),
+        "batch_norm": Param(True, "batch norm after every equivariant layer (DWSNet's default)"),
         "head_hidden": Param("128", "hidden widths of the invariant head's MLP"),
     }
     profiles = {
-        "quick": {**QUICK_ZOO, "epochs": 10},
+        "quick": {**QUICK_ZOO, "epochs": 15},
         "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "head_hidden": "16"},
     }
 
     def build(self, layout, num_classes, params):
         return DWSNet(layout, num_classes, channels=params["channels"], layers=params["layers"],
-                      head_hidden=parse_widths(params["head_hidden"]))
+                      head_hidden=parse_widths(params["head_hidden"]), batch_norm=params["batch_norm"])

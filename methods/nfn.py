@@ -18,14 +18,16 @@ class NFNMethod(ZooMethod):
         "channels": Param(32, "channels of the equivariant layers"),
         "layers": Param(3, "equivariant layers"),
         "fourier": Param(16, "Fourier frequencies per weight"),
+        "batch_norm": Param(True, "batch norm after every equivariant layer (DWSNet's default)"),
         "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP"),
     }
     profiles = {
-        "quick": {**QUICK_ZOO, "epochs": 10},
+        "quick": {**QUICK_ZOO, "epochs": 20, "layers": 4},
         "paper": {**DWSNET_SET, "views": 10, "epochs": 12, "batch_size": 32},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16"},
     }
 
     def build(self, layout, num_classes, params):
         return NFN(layout, num_classes, mode=params["mode"], channels=params["channels"], layers=params["layers"],
-                   fourier=params["fourier"], head_hidden=parse_widths(params["head_hidden"]))
+                   fourier=params["fourier"], head_hidden=parse_widths(params["head_hidden"]),
+                   batch_norm=params["batch_norm"])

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from wsbench.inr.siren import SirenLayout, pixel_grid, psnr, siren_forward
@@ -16,6 +17,18 @@ def test_init_respects_siren_bounds():
     assert w1.abs().max() <= 1 / 2 and w1.abs().max() > 0.45
     bound = math.sqrt(6 / 32) / 30
     assert w2.abs().max() <= bound and w2.abs().max() > 0.9 * bound
+
+
+def test_dwsnet_init_scheme_starts_low_frequency_with_zero_biases():
+    layout = SirenLayout((2, 32, 32, 1))
+    w = layout.init(64, torch.Generator().manual_seed(0), scheme="dwsnet")
+    (w1, b1), (w2, b2), (w3, b3) = layout.unflatten(w)
+    first = math.sqrt(6 / 2) / 30
+    assert w1.abs().max() <= first and w1.abs().max() > 0.9 * first
+    assert w2.abs().max() <= math.sqrt(6 / 32) / 30
+    assert all(b.abs().max() == 0 for b in (b1, b2, b3))
+    with pytest.raises(ValueError, match="'lecun'"):
+        layout.init(1, scheme="lecun")
 
 
 def test_batched_forward_matches_one_network_at_a_time():

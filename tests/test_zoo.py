@@ -47,6 +47,7 @@ def test_early_stop_freezes_finished_inrs():
 def test_zoo_id_depends_on_what_determines_it():
     assert spec().zoo_id == spec().zoo_id
     assert spec(seed=1).zoo_id != spec().zoo_id and spec(offset=0.5).zoo_id != spec().zoo_id
+    assert spec(init_scheme="dwsnet").zoo_id != spec().zoo_id
 
 
 def test_shards_do_not_depend_on_sharding(registry, tmp_path):
@@ -133,3 +134,12 @@ def test_fit_matches_torch_adam_and_early_stop_matches_fitting_alone():
     for i in range(3):
         alone, _ = fit_inrs(layout, field.take(slice(i, i + 1)), init[i:i + 1], 80, 1e-2, psnr_stop=stop)
         torch.testing.assert_close(batched[i:i + 1], alone)
+
+
+def test_zoo_init_scheme_reaches_the_fit_and_bad_scheme_is_named(registry, tmp_path):
+    zoo = Zoo(spec(init_scheme="dwsnet"), tmp_path, synthetic_train(registry), "image")
+    init = zoo.init_weights(zoo.items[:3])
+    biases = torch.cat([b for _, b in zoo.spec.layout.unflatten(init)], 1)
+    assert biases.abs().max() == 0 and init.abs().max() <= (6 / 2) ** 0.5 / 30
+    with pytest.raises(UserError, match="init_scheme 'he'"):
+        Zoo(spec(init_scheme="he"), tmp_path, synthetic_train(registry), "image")

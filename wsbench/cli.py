@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--part", default="train", help="train, val or test")
     p.add_argument("--zoo-param", action="append", default=[], metavar="KEY=VALUE",
-                   help="widths=2,32,32,1 steps lr psnr_stop offset init views limit seed shard_size w0")
+                   help="widths=2,32,32,1 steps lr psnr_stop offset init init_scheme views limit seed shard_size w0")
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--shards", help="only these shards (for workers): 0-9 or 3,4")
     p.add_argument("--device", default="auto")

@@ -154,6 +154,8 @@ class ZooMethod(Method):
                               total=p["epochs"], initial=len(result.val_pred), unit="epoch"):
             model.train()
             for idx in torch.randperm(len(y_train), generator=gen).split(p["batch_size"]):
+                if len(idx) == 1:  # a last batch of one: batch norm cannot train on it
+                    continue
                 batch = normalise(self.augment(layout, raw["train"][idx], p["augment"], gen))
                 loss = nn.functional.cross_entropy(model(batch), y_train[idx].to(ctx.device))
                 opt.zero_grad(set_to_none=True)

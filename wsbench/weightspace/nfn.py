@@ -9,31 +9,30 @@ first becomes random Fourier features, and the head averages over permuted axes.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from wsbench.classifier import mlp
 from wsbench.inr.siren import SirenLayout
-from wsbench.weightspace.dwsnet import EquivariantLinear, WeightSpace
+from wsbench.weightspace.dwsnet import EquivariantStack, WeightSpace
 
 
 class NFN(nn.Module):
-    """Fourier features of every weight, NP or HNP equivariant layers with ReLUs,
-    averages over the permuted axes, MLP."""
+    """Fourier features of every weight, NP or HNP equivariant layers with batch norm
+    and ReLUs, averages over the permuted axes, MLP."""
 
     def __init__(self, layout: SirenLayout, num_classes: int, mode: str = "hnp", channels: int = 32,
-                 layers: int = 3, fourier: int = 16, head_hidden: tuple[int, ...] = (256, 256)):
+                 layers: int = 3, fourier: int = 16, head_hidden: tuple[int, ...] = (256, 256),
+                 batch_norm: bool = True):
         super().__init__()
         if mode not in ("np", "hnp"):
             raise ValueError(f"mode must be 'np' or 'hnp', not {mode!r}")
         last = len(layout.widths) - 1
         self.space = WeightSpace(layout, fixed=() if mode == "np" else (0, last))
-        # frequencies of the Fourier features, N(0, 1) for weights normalised to unit scale
-        self.register_buffer("freqs", 2 * math.pi * torch.randn(fourier))
-        dims = [2 * fourier] + [channels] * layers
-        self.layers = nn.ModuleList(EquivariantLinear(self.space, a, b) for a, b in zip(dims, dims[1:]))
+        # frequencies N(0, 1) for standardised weights; 2 pi N(0, 1) resolved finer
+        # detail than the weights carry (MNIST: 74% instead of 80%)
+        self.register_buffer("freqs", torch.randn(fourier))
+        self.stack = EquivariantStack(self.space, [2 * fourier] + [channels] * layers, batch_norm)
         self.head = mlp(sum(self.space.folds) * channels, head_hidden, num_classes)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +41,4 @@ class NFN(nn.Module):
         return torch.cat([phase.sin(), phase.cos()], dim=-1).flatten(-2)
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        xs = [self.encode(x) for x in self.space.split(flat)]
-        for layer in self.layers:
-            xs = [torch.relu(x) for x in layer(xs)]
-        return self.head(self.space.invariant(xs))
+        return self.head(self.space.invariant(self.stack([self.encode(x) for x in self.space.split(flat)])))
