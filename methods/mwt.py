@@ -150,8 +150,8 @@ class MWT(Method):
                                     create_graph=False), test, None)
         metrics = ({"psnr_test": float(mse_to_psnr(loss).mean())}
                    if data.modality == "image" else {"l1_test": float(loss.mean())})
-        return MethodOutput(heads={"phi": result}, metrics=metrics, num_params={"theta+rates": net.theta.numel() + net.rates.numel(),
-                                                                "classifier": result.num_params})
+        num_params = {"theta+rates": net.theta.numel() + net.rates.numel(), "classifier": result.num_params}
+        return MethodOutput(heads={"phi": result}, metrics=metrics, num_params=num_params)
 
     @staticmethod
     def predict(net: MWTNetwork, field: Field, p: dict, ctx: RunContext):
