@@ -143,3 +143,18 @@ def test_zoo_init_scheme_reaches_the_fit_and_bad_scheme_is_named(registry, tmp_p
     assert biases.abs().max() == 0 and init.abs().max() <= (6 / 2) ** 0.5 / 30
     with pytest.raises(UserError, match="init_scheme 'he'"):
         Zoo(spec(init_scheme="he"), tmp_path, synthetic_train(registry), "image")
+
+
+def test_independent_inits_differ_between_parts_and_a_shared_init_does_not(registry, tmp_path):
+    """Validation INR i must not start from the weights of training INR i."""
+    split = synthetic_train(registry)
+    inits = {part: Zoo(spec(part=part), tmp_path, split, "image").init_weights([(0, 0), (1, 0)])
+             for part in ("train", "val", "test")}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not torch.allclose(inits[a][0], inits[b][0]), (a, b)
+    assert not torch.allclose(inits["train"][0], inits["train"][1])
+    shared = {part: Zoo(spec(part=part, init="shared"), tmp_path, split, "image").init_weights([(0, 0)])
+              for part in ("train", "val")}
+    torch.testing.assert_close(shared["train"], shared["val"])
+    with pytest.raises(UserError, match="zoo part 'dev'"):
+        Zoo(spec(part="dev"), tmp_path, split, "image")

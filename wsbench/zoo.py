@@ -25,7 +25,10 @@ from wsbench.inr.fields import Field
 from wsbench.inr.fit import fit_in_chunks
 from wsbench.inr.siren import INIT_SCHEMES, SirenLayout
 
-ZOO_VERSION = 1
+# 2: independent initialisations keyed by (seed, part, sample, view), so validation and
+#    test INR i no longer start from the weights of training INR i; shards record CPU seconds.
+ZOO_VERSION = 2
+PARTS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Zoo:
     def __init__(self, spec: ZooSpec, data_root: Path, split: Split, modality: str):
         if spec.init not in ("independent", "shared"):
             raise UserError(f"zoo init {spec.init!r}: choose independent or shared")
+        if spec.part not in PARTS:
+            raise UserError(f"zoo part {spec.part!r}: choose {', '.join(PARTS)}")
         if spec.init_scheme not in INIT_SCHEMES:
             raise UserError(f"zoo init_scheme {spec.init_scheme!r}: choose {' or '.join(INIT_SCHEMES)}")
         self.spec, self.split, self.modality = spec, split, modality
@@ -86,13 +91,15 @@ class Zoo:
         return [k for k in range(self.num_shards) if not self.shard_ok(k)]
 
     def init_weights(self, items: list[tuple[int, int]]) -> torch.Tensor:
-        """Initialisations that depend only on (seed, sample, view), never on the sharding."""
+        """Initialisations that depend only on (seed, part, sample, view), never on the
+        sharding; a shared initialisation is one for every INR of every part, by design."""
         layout = self.spec.layout
         if self.spec.init == "shared":
             return layout.init(1, torch.Generator().manual_seed(self.spec.seed),
                                self.spec.init_scheme).expand(len(items), -1)
+        part = PARTS.index(self.spec.part)
         return torch.cat([layout.init(1, torch.Generator().manual_seed(
-            int(np.random.default_rng([self.spec.seed, i, v]).integers(2**62))), self.spec.init_scheme)
+            int(np.random.default_rng([self.spec.seed, part, i, v]).integers(2**62))), self.spec.init_scheme)
             for i, v in items])
 
     def fit(self, shards: list[int] | None = None, device: torch.device = torch.device("cpu"),
@@ -107,7 +114,7 @@ class Zoo:
             field = Field.of(Split(self.split.x[samples], self.split.y[samples],
                                    *((self.split.coords[samples], self.split.values[samples])
                                      if self.split.coords is not None else ())), self.modality).to(device)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             weights, quality = fit_in_chunks(self.spec.layout, field, self.init_weights(items).to(device),
                                              self.spec.steps, self.spec.lr, self.spec.psnr_stop, self.spec.offset)
             buffer = io.BytesIO()
@@ -117,6 +124,7 @@ class Zoo:
             atomic_write_bytes(self.shard_path(k), data)
             atomic_write_json(self.shard_path(k).with_suffix(".json"), {
                 "sha256": sha256_bytes(data), "count": len(items), "seconds": round(time.perf_counter() - start, 2),
+                "cpu_seconds": round(time.process_time() - cpu_start, 2),
                 "psnr_mean": float(quality.mean()), "psnr_min": float(quality.min())})
         return todo
 
@@ -157,11 +165,21 @@ class Zoo:
         return np.stack([np.concatenate([np.full(t["size"], t[key], np.float32) for t in doc["tensors"]])
                          for key in ("mean", "std")])
 
+    def _sidecars(self) -> list[dict]:
+        return [json.loads(self.shard_path(k).with_suffix(".json").read_text())
+                for k in range(self.num_shards) if self.shard_ok(k)]
+
+    def cost(self) -> dict[str, float]:
+        """Wall and CPU seconds that fitting this zoo's shards took, whichever process fitted
+        them: the shared cost every run that uses the zoo carries."""
+        sides = self._sidecars()
+        return {"wall_s": round(sum(s["seconds"] for s in sides), 2),
+                "cpu_s": round(sum(s["cpu_seconds"] for s in sides), 2)}
+
     def info(self) -> dict:
-        done = [k for k in range(self.num_shards) if self.shard_ok(k)]
-        sides = [json.loads(self.shard_path(k).with_suffix(".json").read_text()) for k in done]
+        sides = self._sidecars()
         return {"zoo_id": self.spec.zoo_id, "folder": str(self.folder), "inrs": len(self.items),
-                "shards_done": len(done), "shards": self.num_shards,
+                "shards_done": len(sides), "shards": self.num_shards,
                 "psnr_mean": float(np.average([s["psnr_mean"] for s in sides], weights=[s["count"] for s in sides]))
                 if sides else None,
                 "fit_seconds": round(sum(s["seconds"] for s in sides), 1), "spec": asdict(self.spec)}
