@@ -10,12 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param
+from wsbench.api import DataSplits, Method, MethodOutput, Param, Reconstruction
 from wsbench.classifier import parse_widths, train_feature_head
 from wsbench.context import RunContext
 from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, mse_to_psnr, siren_forward
+from wsbench.inr.siren import SirenLayout, siren_forward
 
 
 class ModulatedSiren(nn.Module):
@@ -82,15 +82,13 @@ class Functa(Method):
             self._meta_learn(net, rates, f, p, ctx)
         with ctx.stage("fit_latents"):
             z = {s: self._fit(net, rates, fld, p, ctx, s) for s, fld in fields.items()}
-        with torch.no_grad():  # reconstruction quality of the classified latents
-            loss = net.loss(z["test"][:1000].to(device), fields["test"].take(slice(0, 1000)).to(device), None)
-        metrics = ({"psnr_test": float(mse_to_psnr(loss).mean())}
-                   if data.modality == "image" else {"l1_test": float(loss.mean())})
+        with torch.no_grad():  # the INRs of the classified latents, scored by the harness
+            test_weights = torch.cat([net.weights(part.to(device)).cpu() for part in z["test"].split(p["fit_chunk"])])
         with ctx.stage("train_head"):
             head = train_feature_head(z["train"], data.train.y, z["val"], z["test"], data.num_classes, ctx,
                                       hidden=p["head_hidden"], epochs=p["head_epochs"], desc="latent classifier")
-        ctx.save_artifact("latents", z_test=z["test"].numpy(), y_test=data.test.y.numpy())
-        return MethodOutput(heads={"z": head}, metrics=metrics,
+        ctx.save_artifact("latents", z_test=z["test"].numpy())
+        return MethodOutput(heads={"z": head}, reconstruction=Reconstruction(layout, test_weights),
                             num_params={"base+shift map": sum(t.numel() for t in net.parameters()),
                                         "head": head.num_params})
 

@@ -10,16 +10,14 @@ optionally trained with a classification loss of weight `cls_weight`.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param
+from wsbench.api import DataSplits, Method, MethodOutput, Param, Reconstruction
 from wsbench.classifier import mlp, parse_widths, train_feature_head
 from wsbench.context import RunContext
 from wsbench.inr.fields import Field, random_queries
-from wsbench.inr.siren import SirenLayout, psnr, siren_forward
-from wsbench.udf import chamfer
+from wsbench.inr.siren import SirenLayout, siren_forward
 
 
 class HyperNetwork(nn.Module):
@@ -97,36 +95,6 @@ def generate(hyper: HyperNetwork, z: torch.Tensor, device: torch.device, batch: 
     return torch.cat([hyper(part.to(device)).cpu() for part in z.split(batch)])
 
 
-@torch.no_grad()
-def reconstruction_quality(hyper: HyperNetwork, z: torch.Tensor, field: Field, device: torch.device,
-                           batch: int = 256) -> float:
-    """Mean PSNR (images) or mean absolute UDF error (point clouds) over all queries."""
-    scores = []
-    for zb, fb in zip(z.split(batch), field.split(batch)):
-        fb = fb.to(device)
-        pred = siren_forward(hyper.layout, hyper(zb.to(device)), fb.coords)
-        scores.append(psnr(pred, fb.values) if fb.loss == "mse" else fb.per_sample_loss(pred, fb.values))
-    return torch.cat(scores).mean().item()
-
-
-def surface_points(hyper: HyperNetwork, z: torch.Tensor, starts: torch.Tensor, steps: int = 3,
-                   keep: float = 0.01) -> list[torch.Tensor]:
-    """Points on the predicted surface: queries moved against the UDF gradient by the
-    predicted distance, kept where the predicted distance ends below `keep`."""
-    hyper.requires_grad_(False)
-    w = hyper(z).detach()
-    p = starts.clone()
-    for _ in range(steps):
-        p.requires_grad_(True)
-        d = siren_forward(hyper.layout, w, p)
-        (grad,) = torch.autograd.grad(d.sum(), p)
-        p = (p - d * grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-8)).detach()
-    with torch.no_grad():
-        d = siren_forward(hyper.layout, w, p)[..., 0].abs()
-    hyper.requires_grad_(True)
-    return [pi[di < keep] if (di < keep).sum() >= 16 else pi[di.argsort()[:256]] for pi, di in zip(p, d)]
-
-
 # Shapes: a wider latent and hypernetwork (SIREN 3-32-32-1, 1,217 weights), 1,000 of
 # the 4,000 UDF queries per step, 60 epochs; measured 79.8% (z) on ModelNet40 in 15 min.
 UDF_QUICK = {"latent_dim": 128, "hyper_hidden": "256,256", "epochs": 60}
@@ -197,11 +165,7 @@ class HyperINR(Method):
                     ctx.save_state(f"latents_{split}", {"z": z[split]})
             z.setdefault("train", z_train)
 
-        quality = "psnr" if data.modality == "image" else "udf_l1"
-        metrics = {f"{quality}_{s}": reconstruction_quality(hyper, z[s], fields[s], device) for s in ("train", "test")}
-        if data.modality == "pointcloud":
-            metrics["chamfer_test"] = self._chamfer(hyper, z["test"], data, fields["test"], ctx)
-        ctx.save_artifact("latents", z_test=z["test"].numpy(), y_test=data.test.y.numpy())
+        ctx.save_artifact("latents", z_test=z["test"].numpy())
         weights = {s: generate(hyper, z[s], device) for s in z}
         heads = {}
         with ctx.stage("train_heads"):
@@ -210,22 +174,8 @@ class HyperINR(Method):
                     feats["train"], data.train.y, feats["val"], feats["test"], data.num_classes, ctx,
                     hidden=p["head_hidden"], epochs=p["head_epochs"], lr=p["head_lr"],
                     dropout=p["head_dropout"], desc=f"head {head}")
-        return MethodOutput(heads=heads, metrics=metrics, num_params=num_params)
-
-    def _chamfer(self, hyper: HyperNetwork, z: torch.Tensor, data: DataSplits, field: Field, ctx: RunContext,
-                 shapes: int = 32) -> float:
-        """Chamfer distance between input clouds and the surfaces recovered from the
-        predicted UDFs of the first test shape of each class (at most `shapes`); the
-        first 8 are kept for figures."""
-        with ctx.stage("chamfer"):
-            labels = data.test.y.numpy()
-            idx = torch.from_numpy(np.unique(labels, return_index=True)[1][:shapes])
-            recovered = surface_points(hyper, z[idx].to(ctx.device), field.coords[idx].to(ctx.device))
-            clouds = data.test.x[idx].numpy()
-            scores = [chamfer(r.cpu().numpy(), c) for r, c in zip(recovered, clouds)]
-            ctx.save_artifact("shapes", inputs=clouds[:8], labels=labels[idx[:8]],
-                              **{f"recovered_{i}": r.cpu().numpy() for i, r in enumerate(recovered[:8])})
-        return float(sum(scores) / len(scores))
+        return MethodOutput(heads=heads, num_params=num_params,
+                            reconstruction=Reconstruction(layout, weights["test"]))
 
     def _train_autodecoder(self, hyper: HyperNetwork, field: Field, p: dict, ctx: RunContext) -> torch.Tensor:
         n, device = len(field), ctx.device

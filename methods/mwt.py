@@ -15,12 +15,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param
+from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param, Reconstruction
 from wsbench.classifier import parse_widths
 from wsbench.context import RunContext
 from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, mse_to_psnr, siren_forward
+from wsbench.inr.siren import SirenLayout, siren_forward
 
 
 class NeuronTransformer(nn.Module):
@@ -144,23 +144,23 @@ class MWT(Method):
                     ctx.save_state("mwt", {"step": step + 1, "net": net.state_dict(), "opt": opt.state_dict(),
                                            "result": result})
             bar.close()
-        with torch.no_grad():  # reconstruction quality after the k steps, on all queries
-            test = fields["test"].take(slice(0, 1000)).to(device)
-            loss = net.loss(net.fit(test, p["fit_query_fraction"], torch.Generator().manual_seed(ctx.seed + 1),
-                                    create_graph=False), test, None)
-        metrics = ({"psnr_test": float(mse_to_psnr(loss).mean())}
-                   if data.modality == "image" else {"l1_test": float(loss.mean())})
         num_params = {"theta+rates": net.theta.numel() + net.rates.numel(), "classifier": result.num_params}
-        return MethodOutput(heads={"phi": result}, metrics=metrics, num_params=num_params)
+        return MethodOutput(heads={"phi": result}, num_params=num_params,
+                            reconstruction=Reconstruction(layout, self.fitted(net, fields["test"], p, ctx)))
 
     @staticmethod
-    def predict(net: MWTNetwork, field: Field, p: dict, ctx: RunContext):
-        """Fit every sample with the k inner steps, then classify it."""
+    def fitted(net: MWTNetwork, field: Field, p: dict, ctx: RunContext) -> torch.Tensor:
+        """phi of every sample after the k inner steps (the same draws at every call)."""
         net.eval()
         gen = torch.Generator().manual_seed(ctx.seed + 1)
-        out = []
         with torch.no_grad():
-            for chunk in field.split(p["fit_chunk"]):
-                phi = net.fit(chunk.to(ctx.device), p["fit_query_fraction"], gen, create_graph=False)
-                out.append(net.classifier(phi - net.theta).argmax(1).cpu())
-        return torch.cat(out).numpy()
+            return torch.cat([net.fit(chunk.to(ctx.device), p["fit_query_fraction"], gen, create_graph=False).cpu()
+                              for chunk in field.split(p["fit_chunk"])])
+
+    @classmethod
+    def predict(cls, net: MWTNetwork, field: Field, p: dict, ctx: RunContext):
+        """Fit every sample with the k inner steps, then classify it."""
+        phi = cls.fitted(net, field, p, ctx)
+        with torch.no_grad():
+            return torch.cat([net.classifier(part.to(ctx.device) - net.theta).argmax(1).cpu()
+                              for part in phi.split(p["fit_chunk"])]).numpy()

@@ -2,7 +2,6 @@
 and message passing from torch-geometric (Kofinas et al. 2024; Lim et al. 2024)."""
 from wsbench.api import Param
 from wsbench.classifier import parse_widths
-from wsbench.weightspace.graph import NeuralGraph
 from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
 
 
@@ -21,5 +20,6 @@ class NeuralGraphMethod(ZooMethod):
     }
 
     def build(self, layout, num_classes, params):
+        from wsbench.weightspace.graph import NeuralGraph  # torch-geometric takes 1.5 s to import: only when used
         return NeuralGraph(layout, num_classes, hidden=params["hidden"], layers=params["layers"],
                            head_hidden=parse_widths(params["head_hidden"]))

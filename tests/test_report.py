@@ -7,8 +7,10 @@ from wsbench.report import aggregate, render
 
 def rec(seed, acc, method="m", params=None, status="ok", dataset="d"):
     r = {"method": method, "dataset": dataset, "seed": seed, "profile": "quick", "params": params or {"a": 1},
-         "status": status, "cost": {"seconds": 10.0 + seed, "peak_rss_mb": 100.0 + seed},
-         "metrics": {"psnr_test": 20.0}}
+         "data_params": {}, "protocol": 2, "versions": {"method": 1, "dataset": 1}, "tune": False,
+         "status": status, "cost": {"pipeline_wall_s": 10.0 + seed, "pipeline_cpu_s": 20.0, "threads": 2,
+                                    "peak_rss_mb": 100.0 + seed, "shared": {}},
+         "metrics": {"psnr_test": 20.0}, "provenance": {"code": {"commit": "abcdef123456", "dirty": False}}}
     if status == "ok":
         r["heads"] = {"z": {"test_acc": acc, "val_acc": acc + 0.01}, "w": {"test_acc": acc / 2, "val_acc": 0.5}}
     return r
@@ -21,7 +23,7 @@ def test_mean_and_standard_error_over_seeds():
     assert z.n == 3
     assert z.test_mean == pytest.approx(np.mean(accs))
     assert z.test_se == pytest.approx(np.std(accs, ddof=1) / np.sqrt(3))
-    assert z.seconds == pytest.approx(11.0) and z.peak_mb == 102.0
+    assert z.pipeline_s == pytest.approx(11.0) and z.peak_mb == 102.0 and z.commits == "abcdef12"
     table = render([rec(s, a) for s, a in enumerate(accs)])
     assert f"{100 * np.mean(accs):.2f} ± {100 * np.std(accs, ddof=1) / np.sqrt(3):.2f}" in table
 

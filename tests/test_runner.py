@@ -28,7 +28,10 @@ def test_contract_every_method_runs_on_synthetic(registry, dirs, cli):
         for head, s in rec["heads"].items():
             assert 0 <= s["test_acc"] <= 1 and 1 <= s["best_epoch"] <= s["epochs"]
             assert f"{100 * s['test_acc']:.2f} ± –" in out
-        assert rec["cost"]["seconds"] > 0 and rec["cost"]["peak_rss_mb"] > 0
+        cost = rec["cost"]
+        assert cost["wall_s"] > 0 and cost["cpu_s"] > 0 and cost["peak_rss_mb"] > 0 and cost["threads"] >= 1
+        assert cost["pipeline_wall_s"] >= cost["wall_s"] - sum(s["here_wall_s"] for s in cost["shared"].values())
+        assert (results / rec["predictions"]["file"]).is_file() and (results / rec["labels"]["file"]).is_file()
         prov = rec["provenance"]
         assert prov["data_checksums"] and prov["packages"]["torch"] and "commit" in prov["code"]
 
@@ -37,8 +40,11 @@ def test_selection_uses_validation_not_test():
     y = np.array([0, 1, 2, 3])
     head = HeadResult(val_pred=[y, np.array([0, 1, 0, 0]), y],
                       test_pred=[np.array([0, 0, 0, 0]), y, y])
-    s = score_head(head, y, y)
+    s, kept = score_head("h", head, y, y, 4)
     assert s["best_epoch"] == 1 and s["val_acc"] == 1.0 and s["test_acc"] == 0.25
+    assert kept["val:h"].shape == (3, 4) and kept["test:h"].tolist() == [0, 0, 0, 0]
+    s, kept = score_head("h", head, y, None, 4)  # a tuning run: no test accuracy, no test predictions
+    assert "test_acc" not in s and "test:h" not in kept
 
 
 def test_same_seed_same_numbers(dirs, cli):
@@ -58,8 +64,8 @@ def test_rerun_does_no_work_and_prints_the_same_table(dirs, cli, monkeypatch):
     args = ("--plugins", TOY, "run", "--method", "oracle", "--dataset", "synthetic", "--seeds", "3", "--quiet")
     code, table, _ = cli(*args)
     assert code == 0
-    from wsbench.runner import Runner
-    monkeypatch.setattr(Runner, "load", lambda *a: pytest.fail("a finished run was loaded again"))
+    import wsbench.worker
+    monkeypatch.setattr(wsbench.worker, "run_in_process", lambda *a: pytest.fail("a finished run ran again"))
     code, again, err = cli(*args)
     assert code == 0 and again == table
     assert err.count("done before") == 3

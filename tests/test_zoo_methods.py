@@ -8,6 +8,7 @@ import torch
 from conftest import records
 from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
 from wsbench.params import resolve
+from wsbench.report import aggregate
 from wsbench.weightspace.symmetry import permute_hidden
 from wsbench.zoo import Zoo
 from wsbench.zoo_method import affine_augment, zoo_specs
@@ -55,13 +56,27 @@ def test_zoo_is_fitted_once_and_shared_by_seeds_and_methods(dirs, cli, registry)
     assert {p: p.stat().st_mtime_ns for d in zoo_dirs for p in d.glob("shard-*.npz")} == stamps
     recs = sorted(records(results), key=lambda r: (r["method"], r["seed"]))
     assert [r["method"] for r in recs] == ["dwsnet", "dwsnet", "flat-mlp"] and all(r["status"] == "ok" for r in recs)
-    fit_seconds = [r["cost"]["stages"]["fit_zoo"]["seconds"] for r in recs]
+    fit_seconds = [r["cost"]["stages"]["fit_zoo"]["wall_s"] for r in recs]
     assert fit_seconds[1] < fit_seconds[0] / 5 and fit_seconds[2] < fit_seconds[0] / 5  # only the first fitted
+    # ... yet every run carries the zoo's whole fitting cost, counted once in its pipeline time
+    shared = [r["cost"]["shared"] for r in recs]
+    assert len(shared[0]) == 3 and shared[0].keys() == shared[1].keys() == shared[2].keys()
+    zoo_wall = sum(z["wall_s"] for z in shared[0].values())
+    assert zoo_wall > 0 and sum(z["wall_s"] for z in shared[1].values()) == zoo_wall
+    assert sum(z["here_wall_s"] for z in shared[0].values()) > 0.8 * zoo_wall  # the first run fitted it
+    assert all(z["here_wall_s"] < 0.2 * zoo_wall for z in shared[1].values())
+    for r in recs:
+        cost = r["cost"]
+        assert cost["pipeline_wall_s"] == pytest.approx(
+            cost["wall_s"] - sum(z["here_wall_s"] for z in cost["shared"].values()) + zoo_wall, abs=2e-3)
+        assert cost["pipeline_wall_s"] > zoo_wall
+    row = aggregate(recs[:2]).iloc[0]
+    assert row.zoo == "one for all seeds" and row.shared_s == pytest.approx(zoo_wall)
     assert recs[0]["metrics"]["psnr_test"] > 5
     # the training zoo carries its weight statistics: one mean and std per weight matrix and bias
     data = registry.dataset("synthetic")().load(data_root, resolve(registry.dataset("synthetic"), {}))
     assert recs[0]["metrics"]["train_inrs"] == len(data.train)
-    spec = zoo_specs(data, resolve(registry.method("dwsnet"), {}, profile="smoke"))["train"]
+    spec = zoo_specs(data, resolve(registry.method("dwsnet"), {}, profile="smoke"), 0)["train"]
     stats = json.loads((data_root / "zoos" / spec.zoo_id / "statistics.json").read_text())
     assert [t["name"] for t in stats["tensors"]] == ["W0", "b0", "W1", "b1", "W2", "b2"]
     weights = Zoo(spec, data_root, data.train, "image").load()["weights"]
@@ -70,7 +85,7 @@ def test_zoo_is_fitted_once_and_shared_by_seeds_and_methods(dirs, cli, registry)
 
 def test_normalisation_commutes_with_neuron_permutations(registry, tmp_path):
     data = registry.dataset("synthetic")().load(tmp_path, resolve(registry.dataset("synthetic"), {}))
-    spec = zoo_specs(data, resolve(registry.method("nfn"), {}, profile="smoke"))["val"]
+    spec = zoo_specs(data, resolve(registry.method("nfn"), {}, profile="smoke"), 0)["val"]
     zoo = Zoo(spec, tmp_path, data.val, "image")
     zoo.fit()
     mean, std = torch.from_numpy(zoo.statistics())

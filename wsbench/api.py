@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
-from wsbench.errors import DataNotPrepared, UserError
+from wsbench.errors import DataNotPrepared, ProtocolViolation, UserError
 from wsbench.fileio import sha256_file
+from wsbench.inr.siren import SirenLayout
 
 if TYPE_CHECKING:
     from wsbench.context import RunContext
@@ -37,9 +38,13 @@ class Param:
 
 @dataclass
 class Split:
-    """One split of a data set. Images: x (N, H, W, C) float32 in [0, 1].
-    Point clouds: x (N, P, 3) in the unit sphere, plus the query bank of their
-    unsigned distance functions: coords (N, Q, 3) and values (N, Q, 1)."""
+    """One split of a data set, with its labels (what data sets load and the harness keeps).
+
+    x: images (N, H, W, C) float32 in [0, 1], or point clouds (N, P, 3) float32 in
+    the unit ball; y: (N,) int64 class indices in [0, num_classes). Point clouds also
+    carry the query bank of their unsigned distance functions: coords (N, Q, 3) and
+    values (N, Q, 1) float32.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
@@ -47,28 +52,73 @@ class Split:
     values: torch.Tensor | None = None
 
     def __len__(self) -> int:
-        return len(self.y)
+        return len(self.x)
+
+    def subset(self, idx: torch.Tensor) -> "Split":
+        return Split(self.x[idx], self.y[idx], *((self.coords[idx], self.values[idx])
+                                                 if self.coords is not None else ()))
+
+    def without_labels(self, name: str) -> "HeldOutSplit":
+        return HeldOutSplit(name, self.x, self.coords, self.values)
+
+
+@dataclass
+class HeldOutSplit:
+    """A validation or test split as a method receives it: the signals, not the labels.
+
+    The labels stay with the harness, which scores the predictions; reading `y`
+    raises, and the run ends `failed`, so no method can train, select or stop on them.
+    """
+
+    name: str
+    x: torch.Tensor
+    coords: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+
+    @property
+    def y(self) -> torch.Tensor:
+        raise ProtocolViolation(f"the labels of the {self.name} split stay with the harness; a method "
+                                f"gets only the training labels (data.train.y)")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, idx: torch.Tensor) -> "HeldOutSplit":
+        return HeldOutSplit(self.name, self.x[idx], *((self.coords[idx], self.values[idx])
+                                                      if self.coords is not None else ()))
 
 
 @dataclass
 class DataSplits:
-    """What a method receives: fixed train/val/test splits of one data set."""
+    """Fixed train/val/test splits of one data set. `modality` is "image" or "pointcloud".
+
+    Data sets return all three splits with labels; a method receives `blind()`:
+    the training split with labels, validation and test as HeldOutSplit.
+    """
 
     name: str
-    modality: str  # "image" or "pointcloud"
+    modality: str
     num_classes: int
     train: Split
-    val: Split
-    test: Split
+    val: Split | HeldOutSplit
+    test: Split | HeldOutSplit
     checksums: dict[str, str] = field(default_factory=dict)
+    # cost of derived data shared between runs (UDF banks): name -> {wall_s, cpu_s, here_wall_s, here_cpu_s}
+    shared_costs: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def blind(self) -> "DataSplits":
+        return replace(self, val=self.val.without_labels("validation"), test=self.test.without_labels("test"))
 
 
 @dataclass
 class HeadResult:
     """Per-epoch predicted labels of one classifier head on val and test.
 
-    The harness picks the epoch with the best validation accuracy and reports the
-    test accuracy of that epoch, so every method is selected and scored alike.
+    Each entry is a 1-D integer array with one class index in [0, num_classes) per
+    sample of the split, in split order; epochs count from 1 in the record. The
+    harness checks every array, picks the epoch with the best validation accuracy
+    and reports the test accuracy of that epoch, so every method is selected and
+    scored alike.
     """
 
     val_pred: list[np.ndarray]
@@ -77,15 +127,35 @@ class HeadResult:
 
 
 @dataclass
+class Reconstruction:
+    """The INRs a method represents the test samples with, in split order: flat SIREN
+    weights (N_test, P) of `layout`, whose outputs plus `offset` approximate the
+    signals. The harness scores them with one scheme for every method
+    (wsbench.reconstruction)."""
+
+    layout: SirenLayout
+    test_weights: torch.Tensor
+    offset: float = 0.0
+
+
+@dataclass
 class MethodOutput:
     heads: dict[str, HeadResult]
     metrics: dict[str, float] = field(default_factory=dict)
     num_params: dict[str, int] = field(default_factory=dict)
+    reconstruction: Reconstruction | None = None
 
 
 class Plugin(ABC):
+    """`version` is part of every run's identity: bump it whenever a change alters what
+    the plugin computes (a method's predictions, a data set's arrays), so that records
+    of the old code are neither reused nor averaged with new ones. The fingerprint
+    test (tests/test_fingerprints.py) fails when a method's smoke-profile predictions
+    change while its version stays."""
+
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    version: ClassVar[int] = 1
     params: ClassVar[dict[str, Param]] = {}
 
 

@@ -1,4 +1,4 @@
-"""Command line: wsbench list | prepare | run | report | sweep | status | zoo."""
+"""Command line: wsbench list | prepare | run | report | verify | sweep | status | zoo."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +22,7 @@ from wsbench.report import FORMATS, render
 from wsbench.results import load_records
 from wsbench.runner import Runner, parse_seeds, plan, resolve_device, summarize
 from wsbench.sweep import CLUSTER_FILE, CLUSTER_KEYS, load_sweep, read_cluster_settings
+from wsbench.verify import verify
 from wsbench.zoo import Zoo, ZooSpec
 
 
@@ -58,9 +59,9 @@ def cmd_prepare(args, reg) -> None:
 
 def cmd_run(args, reg) -> None:
     specs = plan(reg, args.method, args.dataset, parse_seeds(args.seeds), args.profile,
-                 args.param, args.data_param)
+                 args.param, args.data_param, tune=args.tune)
     runner = Runner(reg, data_root(args.data_root), results_dir(args.results), resolve_device(args.device),
-                    force=args.force, quiet=args.quiet)
+                    plugins=args.plugins, force=args.force, quiet=args.quiet)
     records = []
     for i, spec in enumerate(specs, 1):
         record, ran = runner.run(spec)
@@ -70,7 +71,7 @@ def cmd_run(args, reg) -> None:
             for path in figures_for(record, runner.results):
                 print(f"    figure: {path}", file=sys.stderr)
         records.append(record)
-    print(render(records, args.format))
+    print(render(records, args.format, tune=args.tune))
     if any(r["status"] == "failed" for r in records):
         sys.exit(1)
 
@@ -83,11 +84,20 @@ def cmd_report(args, reg) -> None:
         records = [r for r in records if r.get("run_id") in ids]
     records = [r for r in records if (not args.method or r["method"] in args.method)
                and (not args.dataset or r["dataset"] in args.dataset)]
-    print(render(records, args.format))
+    print(render(records, args.format, tune=args.tune))
     if args.figures:
         for record in records:
             for path in figures_for(record, results):
                 print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_verify(args, reg) -> None:
+    checked, problems = verify(results_dir(args.results), data_root(args.data_root), reg)
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    print(f"verified {checked} records: {len(problems)} problem{'s' if len(problems) != 1 else ''}")
+    if problems:
+        sys.exit(1)
 
 
 def cmd_sweep(args, reg) -> None:
@@ -166,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--force", action="store_true", help="rerun runs that already succeeded")
+    p.add_argument("--tune", action="store_true",
+                   help="tuning runs: score validation only, never compute a test accuracy (in no table)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
     p.set_defaults(func=cmd_run)
@@ -174,10 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", action="append", help="only these methods")
     p.add_argument("--dataset", action="append", help="only these data sets")
     p.add_argument("--sweep", metavar="FILE", help="only the runs of this sweep file")
+    p.add_argument("--tune", action="store_true", help="the validation table of the tuning runs instead")
     p.add_argument("--figures", action="store_true",
                    help="also write PNG figures (latent PCA, reconstructed shapes) under RESULTS/figures")
     p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("verify", help="recompute every record's accuracies from its stored predictions "
+                                      "and check labels, data checksums and identities")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("sweep", help="submit a sweep file's missing runs through submitit")
     p.add_argument("file", help="a sweep file, e.g. slurm/sweeps/smoke.yaml")

@@ -1,7 +1,9 @@
-"""What the harness hands a method during one run: device, seed, progress bars, stage timing."""
+"""What the harness hands a method during one run: device, seed, progress bars, stage timing,
+checkpoints, artefacts and the cost of shared products (INR zoos) the run uses."""
 from __future__ import annotations
 
 import io
+import json
 import resource
 import sys
 import time
@@ -14,12 +16,35 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from wsbench.fileio import atomic_write_bytes
+from wsbench.fileio import atomic_write_bytes, atomic_write_json
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
+    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux); each run
+    has a process of its own (wsbench.worker), so this is the run's own peak."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+ATTEMPTS_FILE = "attempts.json"
+
+
+def read_attempts(checkpoint_dir: Path | None) -> list[dict[str, float]]:
+    """Wall and CPU seconds of earlier attempts of a run, each up to its last checkpoint."""
+    try:
+        doc = json.loads((checkpoint_dir / ATTEMPTS_FILE).read_text())
+        return [*doc["earlier"], doc["last"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
+class Clock:
+    """Wall and CPU seconds (all threads of this process) since it was made."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self) -> dict[str, float]:
+        return {"wall_s": round(time.perf_counter() - self.wall, 3), "cpu_s": round(time.process_time() - self.cpu, 3)}
 
 
 @dataclass
@@ -31,6 +56,19 @@ class RunContext:
     artifact_dir: Path | None = None
     data_root: Path | None = None  # where shared derived data (INR zoos) is kept
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    shared: dict[str, dict[str, float]] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)  # this attempt of the run
+    resumed: bool = False
+    earlier: list[dict[str, float]] = field(default_factory=list)  # attempts before this one
+
+    def __post_init__(self):
+        self.earlier = read_attempts(self.checkpoint_dir)
+
+    def shared_cost(self, name: str, total: dict[str, float], here: dict[str, float]) -> None:
+        """Record a product shared between runs (an INR zoo): `total` is what building it
+        cost (wall_s, cpu_s) whoever built it, `here` the part of it this run spent.
+        Every run that uses it carries the total, so each run's cost is complete."""
+        self.shared[name] = {**total, "here_wall_s": here["wall_s"], "here_cpu_s": here["cpu_s"]}
 
     def progress(self, iterable: Iterable | None = None, desc: str = "", total: int | None = None,
                  unit: str = "it", initial: int = 0) -> tqdm:
@@ -51,7 +89,7 @@ class RunContext:
         finally:
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
-            cost = {"seconds": round(time.perf_counter() - start, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
+            cost = {"wall_s": round(time.perf_counter() - start, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
             if self.device.type == "cuda":
                 cost["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
             self.stages[name] = cost
@@ -61,17 +99,22 @@ class RunContext:
             tqdm.write(message, file=sys.stderr)
 
     def save_state(self, name: str, state: dict[str, Any]) -> None:
-        """Checkpoint a long stage so that a killed or requeued job resumes here, not from scratch."""
+        """Checkpoint a long stage so that a killed or requeued job resumes here, not from
+        scratch; the time spent so far is kept beside it, so a resumed run's cost
+        includes the attempts before it."""
         if self.checkpoint_dir is not None:
             buffer = io.BytesIO()
             torch.save(state, buffer)
             atomic_write_bytes(self.checkpoint_dir / f"{name}.pt", buffer.getvalue())
+            atomic_write_json(self.checkpoint_dir / ATTEMPTS_FILE,
+                              {"earlier": self.earlier, "last": self.clock.elapsed()})
 
     def load_state(self, name: str) -> dict[str, Any] | None:
         path = self.checkpoint_dir / f"{name}.pt" if self.checkpoint_dir is not None else None
         if path is None or not path.is_file():
             return None
         self.log(f"resuming {name} from {path}")
+        self.resumed = True
         return torch.load(path, map_location=self.device, weights_only=False)
 
     def save_artifact(self, name: str, **arrays: np.ndarray) -> None:

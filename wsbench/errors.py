@@ -7,3 +7,8 @@ class UserError(Exception):
 
 class DataNotPrepared(UserError):
     """A data set was loaded before `wsbench prepare` wrote it."""
+
+
+class ProtocolViolation(Exception):
+    """A method broke the harness's contract (read held-out labels, returned malformed
+    predictions): its run ends `failed` with this message, never `ok`."""

@@ -50,14 +50,15 @@ def shapes_figure(inputs: np.ndarray, recovered: list[np.ndarray], title: str, p
 
 
 def figures_for(record: dict, results: Path) -> list[Path]:
-    """Every figure the run's artefacts allow, written under results/figures/."""
+    """Every figure the run's artefacts allow, written under results/figures/. Classes
+    come from the labels the harness stored, never from the method."""
     art = results / "artifacts" / record["run_id"]
     out = results / "figures"
     title = f"{record['method']} on {record['dataset']}, seed {record['seed']}"
     written = []
-    if (art / "latents.npz").is_file():
-        with np.load(art / "latents.npz") as f:
-            written.append(latent_pca(f["z_test"], f["y_test"], f"test latents (PCA): {title}",
+    if (art / "latents.npz").is_file() and record.get("labels"):
+        with np.load(art / "latents.npz") as f, np.load(results / record["labels"]["file"]) as labels:
+            written.append(latent_pca(f["z_test"], labels["test"], f"test latents (PCA): {title}",
                                       out / f"{record['run_id']}-latents.png"))
     if (art / "shapes.npz").is_file():
         with np.load(art / "shapes.npz") as f:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import submitit
-import torch
 
 from wsbench.discovery import Registry, discover
 from wsbench.errors import UserError
@@ -43,10 +42,9 @@ class RunJob(submitit.helpers.Checkpointable):
 
     def __call__(self, spec: dict, data_root: str, results: str, device: str, plugins: list[str],
                  threads: int) -> str:
-        if threads > 0:
-            torch.set_num_threads(threads)
         reg = discover(plugins)
-        runner = Runner(reg, Path(data_root), Path(results), resolve_device(device), quiet=True)
+        runner = Runner(reg, Path(data_root), Path(results), resolve_device(device), plugins=plugins, quiet=True,
+                        threads=threads)
         record, _ = runner.run(RunSpec(**spec))
         print(f"{record['run_id']}: {record['status']}", file=sys.stderr, flush=True)
         return record["status"]
@@ -104,7 +102,7 @@ def zoo_stages(specs: list[RunSpec], reg: Registry, data_root: Path, plugins: li
         if key not in loaded:
             loaded[key] = reg.dataset(spec.dataset)().load(data_root, spec.data_params)
         data = loaded[key]
-        for part, zspec in zoo_specs(data, spec.params).items():
+        for part, zspec in zoo_specs(data, spec.params, spec.seed).items():
             if zspec.zoo_id in stages:
                 continue
             zoo = Zoo(zspec, data_root, getattr(data, part), data.modality)
@@ -194,7 +192,7 @@ def run_states(sweep: Sweep, results: Path) -> list[dict]:
     jobs = read_jobs(sweep_dir(results, sweep) / "jobs.json")
     live = job_states(jobs)
     rows = []
-    labels = config_labels([(spec.method, spec.params) for spec in sweep.specs])
+    labels = config_labels([spec.identity for spec in sweep.specs])
     for spec, config in zip(sweep.specs, labels):
         record = read_record(record_path(results, spec.run_id))
         job = jobs["runs"].get(spec.run_id, {})

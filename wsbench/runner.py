@@ -1,22 +1,25 @@
-"""One run: load data -> method -> score heads -> write one record. Reruns skip finished work."""
+"""One run: load data -> method -> check and score heads -> write one record. Reruns skip
+finished work. Each run executes in a process of its own (wsbench.worker), so its time,
+CPU seconds and peak memory are its own; the harness keeps the held-out labels."""
 from __future__ import annotations
 
 import shutil
-import time
 import traceback
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from wsbench import params as P
-from wsbench.api import DataSplits
+from wsbench import reconstruction
 from wsbench.context import RunContext, peak_rss_mb
 from wsbench.discovery import Registry
-from wsbench.errors import UserError
+from wsbench.errors import ProtocolViolation, UserError
 from wsbench.protocol import score_head, seed_everything
-from wsbench.results import provenance, read_record, record_path, run_id, run_identity, write_record
+from wsbench.results import (SCHEMA_VERSION, provenance, read_record, record_path, run_id, run_identity,
+                             write_labels, write_predictions, write_record)
 
 
 @dataclass(frozen=True)
@@ -27,14 +30,23 @@ class RunSpec:
     profile: str
     params: dict
     data_params: dict
+    versions: dict = field(default_factory=dict)  # {"method": N, "dataset": N}
+    tune: bool = False  # score validation only: no test accuracy, in no table
 
     @property
     def identity(self) -> dict:
-        return run_identity(self.method, self.params, self.dataset, self.data_params, self.seed)
+        return run_identity(self.method, self.params, self.dataset, self.data_params, self.seed,
+                            self.versions, self.tune)
 
     @property
     def run_id(self) -> str:
         return run_id(self.identity)
+
+
+def make_spec(reg: Registry, method: str, dataset: str, seed: int, profile: str, params: dict,
+              data_params: dict, tune: bool = False) -> RunSpec:
+    versions = {"method": reg.method(method).version, "dataset": reg.dataset(dataset).version}
+    return RunSpec(method, dataset, seed, profile, params, data_params, versions, tune)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -54,7 +66,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan(reg: Registry, methods: list[str], datasets: list[str], seeds: list[int], profile: str,
-         overrides: list[str], data_overrides: list[str]) -> list[RunSpec]:
+         overrides: list[str], data_overrides: list[str], tune: bool = False) -> list[RunSpec]:
     """Every (method, data set, seed) run with its fully resolved, validated parameters."""
     method_over = P.parse_assignments(overrides, "--param")
     data_over = P.parse_assignments(data_overrides, "--data-param")
@@ -63,7 +75,7 @@ def plan(reg: Registry, methods: list[str], datasets: list[str], seeds: list[int
         dparams = P.resolve(reg.dataset(dname), data_over)
         for mname in methods:
             mparams = P.resolve(reg.method(mname), method_over, profile=profile, dataset=dname)
-            specs += [RunSpec(mname, dname, s, profile, mparams, dparams) for s in seeds]
+            specs += [make_spec(reg, mname, dname, s, profile, mparams, dparams, tune) for s in seeds]
     return specs
 
 
@@ -79,19 +91,12 @@ def resolve_device(flag: str) -> torch.device:
 
 
 class Runner:
-    """Runs specs against one data root and results folder, loading each data set once."""
+    """Runs specs against one data root and results folder, each in a process of its own."""
 
     def __init__(self, reg: Registry, data_root: Path, results: Path, device: torch.device,
-                 force: bool = False, quiet: bool = False):
+                 plugins: list[str] | None = None, force: bool = False, quiet: bool = False, threads: int = 0):
         self.reg, self.data_root, self.results = reg, data_root, results
-        self.device, self.force, self.quiet = device, force, quiet
-        self._data: dict[tuple, DataSplits] = {}
-
-    def load(self, spec: RunSpec) -> DataSplits:
-        key = (spec.dataset, tuple(sorted(spec.data_params.items())))
-        if key not in self._data:
-            self._data[key] = self.reg.dataset(spec.dataset)().load(self.data_root, spec.data_params)
-        return self._data[key]
+        self.device, self.plugins, self.force, self.quiet, self.threads = device, plugins or [], force, quiet, threads
 
     def done(self, spec: RunSpec) -> dict | None:
         """The record of a run that already succeeded, or None."""
@@ -102,33 +107,74 @@ class Runner:
         """Return (record, ran): a finished run is not repeated unless forced."""
         if not self.force and (record := self.done(spec)):
             return record, False
-        data = self.load(spec)
-        record = {**base_record(spec),
-                  "provenance": {**provenance(self.device), "data_checksums": data.checksums}}
-        method = self.reg.method(spec.method)()
+        from wsbench.worker import run_in_process
+        return run_in_process(self, spec), True
+
+    def execute(self, spec: RunSpec, attempt: str = "") -> dict:
+        """The run itself, in this process: load, run the method on the blinded splits,
+        check and score every head against the labels only the harness holds, record."""
         ctx = RunContext(self.device, spec.seed, quiet=self.quiet,
                          checkpoint_dir=self.results / "checkpoints" / spec.run_id,
                          artifact_dir=self.results / "artifacts" / spec.run_id, data_root=self.data_root)
-        start = time.perf_counter()
-        if reason := method.unsupported(data.modality, spec.params):
-            record.update(status="skipped", reason=reason)
-        else:
-            try:
+        record = {**base_record(spec), "attempt": attempt or uuid.uuid4().hex}
+        try:
+            with ctx.stage("load_data"):
+                data = self.reg.dataset(spec.dataset)().load(self.data_root, spec.data_params)
+            record["provenance"] = {**provenance(self.device), "data_checksums": data.checksums}
+            ctx.shared.update(data.shared_costs)
+            method = self.reg.method(spec.method)()
+            if reason := method.unsupported(data.modality, spec.params):
+                record.update(status="skipped", reason=reason)
+            else:
                 seed_everything(spec.seed)
-                out = method.run(data, dict(spec.params), ctx)
-                y_val, y_test = data.val.y.numpy(), data.test.y.numpy()
-                record.update(status="ok", metrics=out.metrics,
-                              heads={h: score_head(r, y_val, y_test) for h, r in out.heads.items()},
-                              num_params=out.num_params)
-            except Exception:
-                record.update(status="failed", error=traceback.format_exc())
-        record["cost"] = {"seconds": round(time.perf_counter() - start, 3), "stages": ctx.stages,
-                          "peak_rss_mb": round(peak_rss_mb(), 1)}
+                out = method.run(data.blind(), dict(spec.params), ctx)
+                record.update(status="ok", **self.score(spec, data, out, ctx))
+        except ProtocolViolation as err:
+            record.update(status="failed", error=f"protocol violation: {err}")
+        except Exception:
+            record.update(status="failed", error=traceback.format_exc())
+        record["cost"] = run_cost(ctx, self.device)
         record["finished"] = now()
         write_record(self.results, record)
         if record["status"] == "ok":
             shutil.rmtree(ctx.checkpoint_dir, ignore_errors=True)
-        return record, True
+        return record
+
+    def score(self, spec: RunSpec, data, out, ctx: RunContext) -> dict:
+        """Scores, kept predictions and reconstruction metrics of a method's output."""
+        y_val, y_test = data.val.y.numpy(), data.test.y.numpy()
+        heads, kept = {}, {}
+        for name, head in out.heads.items():
+            heads[name], arrays = score_head(name, head, y_val, None if spec.tune else y_test, data.num_classes)
+            kept.update(arrays)
+        if not heads:
+            raise ProtocolViolation("the method returned no classifier heads")
+        metrics = dict(out.metrics)
+        if out.reconstruction is not None:
+            with ctx.stage("reconstruction_metrics"):
+                scores, figure = reconstruction.score(out.reconstruction, data.test, data.modality, ctx.device,
+                                                      progress=ctx.progress)
+            metrics.update(scores)
+            if figure:
+                ctx.save_artifact("shapes", **figure)
+        return {"heads": heads, "metrics": metrics, "num_params": out.num_params,
+                "predictions": write_predictions(self.results, spec.run_id, kept),
+                "labels": write_labels(self.results, spec.dataset, y_val, y_test)}
+
+
+def run_cost(ctx: RunContext, device: torch.device) -> dict:
+    """This run's complete cost: its own wall and CPU seconds (earlier attempts included),
+    threads and peak memory, per stage, and the shared products it used; `pipeline_*`
+    counts each shared product in full, once (the part built during this run is not
+    counted twice)."""
+    this = ctx.clock.elapsed()
+    own = {k: round(this[k] + sum(a[k] for a in ctx.earlier), 3) for k in ("wall_s", "cpu_s")}
+    shared = ctx.shared
+    pipeline = {f"pipeline_{k}": round(own[k] + sum(s[k] - s[f"here_{k}"] for s in shared.values()), 3)
+                for k in ("wall_s", "cpu_s")}
+    return {**own, **pipeline, "threads": torch.get_num_threads(), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "attempts": len(ctx.earlier) + 1, "resumed": ctx.resumed, "stages": ctx.stages, "shared": shared,
+            "device": device.type}
 
 
 def now() -> str:
@@ -136,7 +182,8 @@ def now() -> str:
 
 
 def base_record(spec: RunSpec) -> dict:
-    return {"run_id": spec.run_id, **spec.identity, "profile": spec.profile, "started": now()}
+    return {"schema": SCHEMA_VERSION, "run_id": spec.run_id, **spec.identity, "profile": spec.profile,
+            "started": now()}
 
 
 def failed_record(spec: RunSpec, error: str, log: str) -> dict:
@@ -149,6 +196,9 @@ def summarize(record: dict) -> str:
     if record["status"] != "ok":
         reason = record.get("reason") or record.get("error", "").strip().splitlines()[-1]
         return f"{head}: {record['status'].upper()} ({reason})"
+    if record.get("tune"):
+        accs = ", ".join(f"{h} val {100 * s['val_acc']:.2f}%" for h, s in record["heads"].items())
+        return f"{head} (tuning, no test accuracy): {accs} in {record['cost']['pipeline_wall_s']:.0f} s"
     accs = ", ".join(f"{h} {100 * s['test_acc']:.2f}%" for h, s in record["heads"].items())
-    return f"{head}: {accs} in {record['cost']['seconds']:.0f} s"
+    return f"{head}: {accs} in {record['cost']['pipeline_wall_s']:.0f} s"
 

@@ -27,7 +27,7 @@ import yaml
 from wsbench import params as P
 from wsbench.discovery import REPO_ROOT, Registry
 from wsbench.errors import UserError
-from wsbench.runner import RunSpec, parse_seeds
+from wsbench.runner import RunSpec, make_spec, parse_seeds
 
 CLUSTER_FILE = REPO_ROOT / "slurm" / "cluster.yaml"
 SWEEP_KEYS = {"name", "seeds", "profile", "methods", "datasets", "cluster"}
@@ -103,6 +103,6 @@ def load_sweep(path: Path, reg: Registry) -> Sweep:
             profile = m.get("profile", doc.get("profile", "quick"))
             for overrides in _grid(m.get("params") or {}):
                 mparams = P.resolve(reg.method(m["name"]), overrides, profile=profile, dataset=d["name"])
-                specs += [RunSpec(m["name"], d["name"], s, profile, mparams, dparams) for s in seeds]
+                specs += [make_spec(reg, m["name"], d["name"], s, profile, mparams, dparams) for s in seeds]
     unique = {s.run_id: s for s in specs}
     return Sweep(doc.get("name", path.stem), path, list(unique.values()), cluster, sources)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from wsbench.fileio import atomic_write_bytes
+from wsbench.fileio import atomic_write_bytes, atomic_write_json
 
 SIGMAS = (0.003, 0.01, 0.1)
 CLAMP = 0.1
@@ -57,20 +59,28 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> float:
 
 def attach_udf(data, cache_dir: Path, per_level: int, seed: int, progress=None) -> None:
     """Give every split of a point-cloud DataSplits its UDF query bank, computed once per
-    (clouds, per_level, seed) and cached under the data root."""
+    (clouds, per_level, seed) and cached under the data root with what building it cost;
+    every run that uses a bank carries that cost (`data.shared_costs`)."""
     for name in ("train", "val", "test"):
         split = getattr(data, name)
         clouds = np.ascontiguousarray(split.x.numpy())
         key = hashlib.sha256(clouds.tobytes() + f"{per_level}:{seed}".encode()).hexdigest()[:16]
-        path = cache_dir / f"udf-{name}-{key}.npz"
-        if path.is_file():
+        path, side = cache_dir / f"udf-{name}-{key}.npz", cache_dir / f"udf-{name}-{key}.json"
+        start, cpu_start = time.perf_counter(), time.process_time()
+        try:
+            cost = json.loads(side.read_text())
             with np.load(path) as cached:
                 coords, values = cached["coords"], cached["values"]
-        else:
+            here = {"here_wall_s": 0.0, "here_cpu_s": 0.0}
+        except (OSError, ValueError, KeyError):
             bar = (lambda it: progress(it, desc=f"UDF queries ({name})", unit="shape")) if progress else None
             coords, values = udf_bank(clouds, per_level, seed, bar)
             buffer = io.BytesIO()
             np.savez(buffer, coords=coords, values=values)
             atomic_write_bytes(path, buffer.getvalue())
+            cost = {"wall_s": round(time.perf_counter() - start, 3), "cpu_s": round(time.process_time() - cpu_start, 3)}
+            atomic_write_json(side, cost)
+            here = {"here_wall_s": cost["wall_s"], "here_cpu_s": cost["cpu_s"]}
         split.coords, split.values = torch.from_numpy(coords), torch.from_numpy(values)
         data.checksums[f"udf_{name}"] = key
+        data.shared_costs[f"udf bank {name} {key}"] = {**cost, **here}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wsbench.api import Split
+from wsbench.api import HeldOutSplit, Split
 from wsbench.errors import UserError
 from wsbench.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from wsbench.inr.fields import Field
@@ -62,7 +62,7 @@ class ZooSpec:
 class Zoo:
     """The shards of one ZooSpec under DATA_ROOT/zoos/<zoo id>/."""
 
-    def __init__(self, spec: ZooSpec, data_root: Path, split: Split, modality: str):
+    def __init__(self, spec: ZooSpec, data_root: Path, split: Split | HeldOutSplit, modality: str):
         if spec.init not in ("independent", "shared"):
             raise UserError(f"zoo init {spec.init!r}: choose independent or shared")
         if spec.part not in PARTS:
@@ -111,9 +111,7 @@ class Zoo:
         for k in (progress(todo, desc="zoo shards", unit="shard") if progress else todo):
             items = self.items[k * self.spec.shard_size:(k + 1) * self.spec.shard_size]
             samples = torch.tensor([i for i, _ in items])
-            field = Field.of(Split(self.split.x[samples], self.split.y[samples],
-                                   *((self.split.coords[samples], self.split.values[samples])
-                                     if self.split.coords is not None else ())), self.modality).to(device)
+            field = Field.of(self.split.subset(samples), self.modality).to(device)
             start, cpu_start = time.perf_counter(), time.process_time()
             weights, quality = fit_in_chunks(self.spec.layout, field, self.init_weights(items).to(device),
                                              self.spec.steps, self.spec.lr, self.spec.psnr_stop, self.spec.offset)

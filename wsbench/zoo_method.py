@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param
+from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param, Reconstruction
 from wsbench.classifier import predict
-from wsbench.context import RunContext
+from wsbench.context import Clock, RunContext
 from wsbench.errors import UserError
 from wsbench.inr.siren import INIT_SCHEMES, SirenLayout
 from wsbench.weightspace.symmetry import permute_hidden
@@ -37,7 +37,8 @@ ZOO_PARAMS = {
     "views": Param(1, "INRs per training sample, each from its own initialisation"),
     "train_limit": Param(0, "fit and train on only the first N training samples (0: all); "
                             "val and test are always complete"),
-    "zoo_seed": Param(0, "seed of the INR initialisations; the zoo is shared by all run seeds"),
+    "zoo_seed": Param(0, "seed of the INR initialisations; the zoo is shared by all run seeds "
+                         "(-1: the run seed, a zoo per seed)"),
 }
 
 # The INR set the published DWSNet/NFN/NG numbers were measured on (init, +0.5
@@ -59,14 +60,15 @@ TRAIN_PARAMS = {
 }
 
 
-def zoo_specs(data: DataSplits, params: dict[str, Any]) -> dict[str, ZooSpec]:
-    """The train, val and test zoos a run with these parameters needs."""
+def zoo_specs(data: DataSplits, params: dict[str, Any], run_seed: int) -> dict[str, ZooSpec]:
+    """The train, val and test zoos a run with these parameters and seed needs."""
     hidden = tuple(int(w) for w in params["inr_hidden"].split(",") if w.strip())
     in_dim = 2 if data.modality == "image" else 3
     out_dim = data.train.x.shape[-1] if data.modality == "image" else 1
     common = dict(widths=(in_dim, *hidden, out_dim), steps=params["inr_steps"], lr=params["inr_lr"],
                   psnr_stop=params["inr_psnr_stop"] or None, offset=params["inr_offset"],
-                  init=params["inr_init"], init_scheme=params["inr_init_scheme"], seed=params["zoo_seed"])
+                  init=params["inr_init"], init_scheme=params["inr_init_scheme"],
+                  seed=run_seed if params["zoo_seed"] == -1 else params["zoo_seed"])
     return {"train": ZooSpec(data.name, data.checksums, "train", views=params["views"],
                              limit=params["train_limit"], **common),
             "val": ZooSpec(data.name, data.checksums, "val", **common),
@@ -108,15 +110,17 @@ class ZooMethod(Method):
         if ctx.data_root is None:
             raise UserError(f"{self.name} needs a data root to keep its INR zoo in")
         return {part: Zoo(spec, ctx.data_root, getattr(data, part), data.modality)
-                for part, spec in zoo_specs(data, params).items()}
+                for part, spec in zoo_specs(data, params, ctx.seed).items()}
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         zoos = self.zoos(data, params, ctx)
         with ctx.stage("fit_zoo"):
             for part, zoo in zoos.items():
+                clock = Clock()
                 if zoo.missing():
                     ctx.log(f"fitting the {part} zoo {zoo.spec.zoo_id} ({len(zoo.items)} INRs) in {zoo.folder}")
                     zoo.fit(device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
+                ctx.shared_cost(f"zoo {part} {zoo.spec.zoo_id}", zoo.cost(), here=clock.elapsed())
         loaded = {part: zoo.load() for part, zoo in zoos.items()}
         layout = zoos["train"].spec.layout
         stats = torch.from_numpy(zoos["train"].statistics(loaded["train"]["weights"]))
@@ -127,10 +131,9 @@ class ZooMethod(Method):
         model = self.build(layout, data.num_classes, params).to(ctx.device)
         with ctx.stage("train_classifier"):
             head = self.train(model, layout, stats, raw, y_train, params, ctx)
-        metrics = ({f"psnr_{part}": float(z["psnr"].mean()) for part, z in loaded.items()}  # the INRs' own
-                   if data.modality == "image" else {})
-        metrics["train_inrs"] = float(len(y_train))
-        return MethodOutput(heads={"weights": head}, metrics=metrics, num_params={"classifier": head.num_params})
+        return MethodOutput(heads={"weights": head}, metrics={"train_inrs": float(len(y_train))},
+                            num_params={"classifier": head.num_params},
+                            reconstruction=Reconstruction(layout, raw["test"], zoos["test"].spec.offset))
 
     def train(self, model: nn.Module, layout: SirenLayout, stats: torch.Tensor, raw: dict[str, torch.Tensor],
               y_train: torch.Tensor, p: dict[str, Any], ctx: RunContext) -> HeadResult:

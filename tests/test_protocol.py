@@ -1,0 +1,178 @@
+"""The harness enforces the protocol: held-out labels stay with it, predictions are checked
+and kept, every number recomputes, identities are complete, costs are per run."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, records
+
+from wsbench.report import aggregate
+
+TOY = str(ROOT / "tests" / "plugins")
+
+
+def toy(cli, *args):
+    return cli("--plugins", TOY, "run", "--dataset", "synthetic", "--quiet", *args)
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_a_method_cannot_read_held_out_labels(dirs, cli, split):
+    _, results = dirs
+    code, _, err = toy(cli, "--method", "peeker", "--param", f"split={split}")
+    assert code == 1
+    (rec,) = records(results)
+    assert rec["status"] == "failed"
+    name = "validation" if split == "val" else "test"
+    assert f"protocol violation: the labels of the {name} split stay with the harness" in rec["error"]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("scalar", "expected a 1-D array of 30 labels, got shape ()"),
+    ("column", "expected a 1-D array of 30 labels, got shape (30, 1)"),
+    ("short", "expected 30 labels (one per sample), got 1"),
+    ("float", "expected integer class indices, got dtype float64"),
+    ("range", "class indices must lie in [0, 3)"),
+])
+def test_malformed_predictions_fail_the_run_naming_head_and_epoch(dirs, cli, kind, message):
+    _, results = dirs
+    code, _, err = toy(cli, "--method", "malformed", "--param", f"kind={kind}", "--data-param", "per_class=10",
+                       "--data-param", "classes=3")
+    assert code == 1
+    (rec,) = records(results)
+    assert rec["status"] == "failed"
+    assert f"head 'h', epoch 2, validation predictions: {message}" in rec["error"]
+
+
+def test_a_tuning_run_records_no_test_accuracy_and_no_table_includes_it(dirs, cli):
+    _, results = dirs
+    code, out, err = toy(cli, "--method", "oracle", "--tune")
+    assert code == 0, err
+    (rec,) = records(results)
+    assert rec["tune"] is True and rec["status"] == "ok"
+    assert all("test_acc" not in s and s["val_curve"] for s in rec["heads"].values())
+    with np.load(results / rec["predictions"]["file"]) as kept:
+        assert sorted(kept.files) == ["val:h"]
+    assert "val acc % (mean ± SE)" in out and "test acc" not in out
+    code, _, err = cli("report")
+    assert code == 2 and "only tuning runs here" in err
+    code, out, _ = cli("report", "--tune")
+    assert code == 0 and "oracle" in out
+    code, out, _ = toy(cli, "--method", "oracle")  # the scored run is a different run, not "done before"
+    assert code == 0 and len(records(results)) == 2
+    code, out, _ = cli("report")
+    assert code == 0 and out.count("oracle") == 1
+
+
+def test_verify_passes_then_names_each_tampered_record(dirs, cli):
+    _, results = dirs
+    assert toy(cli, "--method", "oracle", "--seeds", "2")[0] == 0
+    code, out, _ = cli("verify")
+    assert code == 0 and "verified 2 records: 0 problems" in out
+    first, second = sorted((results / "runs").glob("*.json"))
+    rec = json.loads(first.read_text())
+
+    # one stored prediction altered (the checksum too, as a careful forger would)
+    pred_file = results / rec["predictions"]["file"]
+    original = pred_file.read_bytes()
+    with np.load(pred_file) as f:
+        kept = {k: f[k].copy() for k in f.files}
+    kept["test:h"][0] = (kept["test:h"][0] + 1) % 4
+    np.savez_compressed(pred_file, **kept)
+    code, out, _ = cli("verify")
+    assert code == 1 and f"MISMATCH {first.name}" in out and "does not match its checksum" in out
+    from wsbench.fileio import sha256_file
+    forged = {**rec, "predictions": {**rec["predictions"], "sha256": sha256_file(pred_file)}}
+    first.write_text(json.dumps(forged))
+    code, out, _ = cli("verify")
+    assert code == 1 and f"MISMATCH {first.name}" in out and "predictions give test accuracy" in out
+    pred_file.write_bytes(original)
+    first.write_text(json.dumps(rec))
+    assert cli("verify")[0] == 0
+
+    # one recorded accuracy altered
+    altered = json.loads(first.read_text())
+    altered["heads"]["h"]["test_acc"] += 0.01
+    first.write_text(json.dumps(altered))
+    code, out, _ = cli("verify")
+    assert code == 1 and first.name in out and "the record says" in out
+    first.write_text(json.dumps(rec))
+
+    # a record copied under another name
+    shutil.copy(second, results / "runs" / "0123456789abcdef.json")
+    code, out, _ = cli("verify")
+    assert code == 1 and "0123456789abcdef.json" in out and "claims the same identity and seed" in out
+    with pytest.warns(UserWarning, match="counted once"):
+        agg = aggregate([json.loads(p.read_text()) for p in (results / "runs").glob("*.json")])
+    assert agg.n.max() == 2  # the copy is not a third seed
+
+
+def test_verify_uses_stored_labels_where_the_data_set_is_not_prepared(dirs, cli, tmp_path):
+    data_root, results = dirs
+    assert toy(cli, "--method", "oracle")[0] == 0
+    (rec,) = records(results)
+    labels = results / rec["labels"]["file"]
+    with np.load(labels) as f:
+        assert f["test"].dtype == np.int64 and len(f["test"]) == len(f["val"]) == 80
+    from wsbench import verify as verify_module
+    from wsbench.errors import DataNotPrepared
+
+    class Unprepared:
+        def load(self, *a):
+            raise DataNotPrepared("not here")
+    reg = __import__("wsbench.discovery", fromlist=["discover"]).discover([TOY])
+    reg.datasets["synthetic"] = lambda: Unprepared()
+    checked, problems = verify_module.verify(results, data_root, reg)
+    assert (checked, problems) == (1, [])
+    with np.load(labels) as f:
+        y = {k: f[k].copy() for k in f.files}
+    y["test"][0] = (y["test"][0] + 1) % 4
+    np.savez(labels, **y)
+    checked, problems = verify_module.verify(results, data_root, reg)
+    assert len(problems) == 1 and "test labels it was scored against differ from the stored labels" in problems[0]
+
+
+def test_report_separates_data_parameters_and_method_versions(dirs, cli, monkeypatch):
+    _, results = dirs
+    assert toy(cli, "--method", "oracle", "--data-param", "per_class=10")[0] == 0
+    assert toy(cli, "--method", "oracle", "--data-param", "per_class=12")[0] == 0
+    code, out, _ = cli("report")
+    assert code == 0 and "data:per_class=10" in out and "data:per_class=12" in out
+    assert all(row.n == 1 for row in aggregate(records(results)).itertuples())
+    import wsbench.discovery
+    real = wsbench.discovery.discover
+
+    def bumped(extra=None):
+        reg = real(extra)
+        reg.methods["oracle"] = type("Oracle2", (reg.methods["oracle"],), {"version": 2})
+        return reg
+    monkeypatch.setattr("wsbench.cli.discover", bumped)
+    assert toy(cli, "--method", "oracle", "--data-param", "per_class=10")[0] == 0  # not "done before"
+    assert len(records(results)) == 3
+    agg = aggregate(records(results))
+    assert len(agg) == 3 and set(agg.config) == {"data:per_class=10 method v1", "data:per_class=10 method v2",
+                                                 "data:per_class=12 method v1"}
+
+
+def test_report_shows_the_commits_of_each_row_and_flags_a_mix(dirs, cli):
+    _, results = dirs
+    assert toy(cli, "--method", "oracle", "--seeds", "2")[0] == 0
+    paths = sorted((results / "runs").glob("*.json"))
+    rec = json.loads(paths[1].read_text())
+    rec["provenance"]["code"] = {"commit": "f" * 40, "dirty": False}
+    paths[1].write_text(json.dumps(rec))
+    (row,) = aggregate(records(results)).itertuples()
+    assert "ffffffff" in row.commits and row.commits.endswith("(!)")
+
+
+def test_each_run_has_its_own_process_peak_memory_and_cpu_time(dirs, cli):
+    _, results = dirs
+    assert toy(cli, "--method", "oracle", "--seeds", "2", "--param", "hog_mb=400")[0] == 0
+    a, b = sorted(records(results), key=lambda r: r["seed"])
+    assert a["cost"]["peak_rss_mb"] > b["cost"]["peak_rss_mb"] + 300  # seed 1 does not inherit seed 0's peak
+    assert a["provenance"]["host"] == b["provenance"]["host"]
+    assert a["attempt"] != b["attempt"]
+    for rec in (a, b):
+        assert 0 < rec["cost"]["peak_rss_mb"] < 2000 and rec["cost"]["cpu_s"] > 0
+        assert rec["cost"]["attempts"] == 1 and rec["cost"]["resumed"] is False
