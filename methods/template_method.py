@@ -2,10 +2,20 @@
 
 Files named template_*.py are not listed. The harness gives `run` fixed
 train/val/test splits and a RunContext (device, seed, progress bars, stage
-timing); `run` returns, for every classifier head, the predicted labels on val
-and test after each epoch. The harness picks the epoch with the best validation
-accuracy, scores test accuracy there and writes the run record: do not compute
-metrics or select epochs in the method.
+timing); only the training split has labels (`data.train.y`): reading
+`data.val.y` or `data.test.y` raises and fails the run. `run` returns, for every
+classifier head, the predicted labels on val and test after each epoch
+(1-D integer arrays, one class index per sample, in split order). The harness
+checks them, picks the epoch with the best validation accuracy, scores test
+accuracy there and writes the run record: do not compute metrics or select
+epochs in the method. A method that represents samples as INRs also returns
+`reconstruction=Reconstruction(layout, test_weights)`, which the harness scores.
+
+`version` is part of every run's identity. Bump it whenever a change alters what
+the method computes (its predictions), so old records are neither reused nor
+averaged with new ones, then run `pytest tests/test_contract.py
+--update-fingerprints` and commit tests/fingerprints.json: the contract test
+fails when a method's smoke-profile predictions change while its version stays.
 
 Every random draw must come from torch/numpy/random after the harness seeded
 them (or from a generator seeded with ctx.seed), so a seed reproduces a run.
@@ -19,6 +29,7 @@ from wsbench.context import RunContext
 
 class TemplateMethod(Method):
     name = "template"  # what users type after --method
+    version = 1  # bump when the predictions change
     description = "raw pixels into an MLP head (an example, not a weight-space method)"
     modalities = ("image",)
     # Declared parameters: `--param key=value` is parsed to the default's type.

@@ -47,3 +47,8 @@ def records(results: Path) -> list[dict]:
 def run_subprocess(args: list[str], env: dict, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "wsbench", *args], env=env, capture_output=True,
                           text=True, **kw)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-fingerprints", action="store_true",
+                     help="store the current smoke-profile predictions of every method as its fingerprint")

@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from conftest import records
+from wsbench.runner import Runner, plan
 from wsbench.context import RunContext
 from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch
@@ -109,11 +109,12 @@ def test_step_batches_cover_the_data_and_depend_only_on_seed_and_step():
 
 
 @pytest.mark.parametrize("name", ["functa", "mwt"])
-def test_meta_methods_resume_exactly(registry, dirs, cli, name, monkeypatch):
-    """A run killed after its first checkpoint resumes there and ends with the same
-    predictions as an uninterrupted one."""
-    _, results = dirs
-    args = ("run", "--method", name, "--dataset", "synthetic", "--profile", "smoke", "--quiet")
+def test_meta_methods_resume_exactly(registry, dirs, name, monkeypatch):
+    """A run killed after its first checkpoint resumes there, ends with the same
+    predictions as an uninterrupted one, and its cost adds the killed attempt."""
+    data_root, results = dirs
+    (spec,) = plan(registry, [name], ["synthetic"], [0], "smoke", [], [])
+    runner = Runner(registry, data_root, results, torch.device("cpu"), quiet=True)
     saves, die = [], []
     real = RunContext.save_state
 
@@ -124,12 +125,16 @@ def test_meta_methods_resume_exactly(registry, dirs, cli, name, monkeypatch):
             die.pop()
             raise KeyboardInterrupt
     monkeypatch.setattr(RunContext, "save_state", counting)
-    assert cli(*args)[0] == 0
-    whole, whole_saves = records(results)[0], len(saves)
+    whole, whole_saves = runner.execute(spec), len(saves)  # the body of a run, in this process
     saves.clear()
     die.append(1)
-    assert cli(*args, "--force")[0] == 130  # interrupted after its first checkpoint
+    with pytest.raises(KeyboardInterrupt):  # killed after its first checkpoint
+        runner.execute(spec)
     saves.clear()
-    assert cli(*args, "--force")[0] == 0
+    resumed = runner.execute(spec)
     assert len(saves) == whole_saves - 1  # it went on from the checkpoint
-    assert records(results)[0]["heads"] == whole["heads"]
+    assert resumed["heads"] == whole["heads"] and resumed["status"] == "ok"
+    assert whole["cost"]["attempts"] == 1 and not whole["cost"]["resumed"]
+    assert resumed["cost"]["attempts"] == 2 and resumed["cost"]["resumed"]
+    (earlier,) = resumed["cost"]["earlier_attempts"]
+    assert earlier["wall_s"] > 0 and resumed["cost"]["wall_s"] > earlier["wall_s"]

@@ -196,13 +196,20 @@ class Dataset(Plugin):
     def load(self, root: Path, params: dict[str, Any]) -> DataSplits:
         """Read the prepared data from root; fast and offline."""
 
-    def read_prepared(self, root: Path) -> tuple[dict, Any]:
-        """meta.json and the arrays of data.npz written by `prepare`, checksum verified."""
+    def is_prepared(self, root: Path) -> bool:
+        """Whether `load` can work offline: the prepared files exist (or none are needed)."""
         folder = root / self.name
-        meta_path, data_path = folder / "meta.json", folder / "data.npz"
-        if not meta_path.is_file() or not data_path.is_file():
+        return not self.needs_prepare or ((folder / "meta.json").is_file() and (folder / "data.npz").is_file())
+
+    def require_prepared(self, root: Path) -> None:
+        if not self.is_prepared(root):
             raise DataNotPrepared(f"data set {self.name!r} is not prepared under {root}; run "
                                   f"`wsbench prepare {self.name} --from DIR`{self.prepare_hint}")
+
+    def read_prepared(self, root: Path) -> tuple[dict, Any]:
+        """meta.json and the arrays of data.npz written by `prepare`, checksum verified."""
+        self.require_prepared(root)
+        meta_path, data_path = root / self.name / "meta.json", root / self.name / "data.npz"
         meta = json.loads(meta_path.read_text())
         if sha256_file(data_path) != meta["sha256"]:
             raise UserError(f"{data_path}: checksum mismatch; run `wsbench prepare {self.name}` again")

@@ -37,8 +37,7 @@ def cmd_list(args, reg) -> None:
                 print(f"      {key}={spec.default!r}  {spec.help}")
     print("data sets:")
     for name, cls in sorted(reg.datasets.items()):
-        state = "ready" if not cls.needs_prepare or (root / name / "meta.json").is_file() \
-            else f"not prepared: wsbench prepare {name} --from DIR"
+        state = "ready" if cls().is_prepared(root) else f"not prepared: wsbench prepare {name} --from DIR"
         print(f"  {name:16s} {cls.description} [{state}]")
         if args.verbose:
             for key, spec in cls.params.items():

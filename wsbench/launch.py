@@ -81,11 +81,10 @@ def data_stages(sweep: Sweep, reg: Registry, data_root: Path, plugins: list[str]
     for spec in sweep.specs:
         cls = reg.dataset(spec.dataset)
         if cls.needs_prepare and spec.dataset not in stages:
-            marker = data_root / spec.dataset / "meta.json"
             stages[spec.dataset] = Stage(
                 f"prepare {spec.dataset}", prepare_job,
                 (spec.dataset, sweep.sources.get(spec.dataset), spec.data_params, str(data_root), plugins),
-                marker.is_file)
+                lambda cls=cls: cls().is_prepared(data_root))
     return [s for s in stages.values() if not s.done()]
 
 

@@ -20,6 +20,7 @@ from wsbench.errors import ProtocolViolation, UserError
 from wsbench.protocol import score_head, seed_everything
 from wsbench.results import (SCHEMA_VERSION, provenance, read_record, record_path, run_id, run_identity,
                              write_labels, write_predictions, write_record)
+from wsbench.worker import run_in_process
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Runner:
         """Return (record, ran): a finished run is not repeated unless forced."""
         if not self.force and (record := self.done(spec)):
             return record, False
-        from wsbench.worker import run_in_process
+        self.reg.dataset(spec.dataset)().require_prepared(self.data_root)  # a user's mistake, named here
         return run_in_process(self, spec), True
 
     def execute(self, spec: RunSpec, attempt: str = "") -> dict:
@@ -131,6 +132,8 @@ class Runner:
                 record.update(status="ok", **self.score(spec, data, out, ctx))
         except ProtocolViolation as err:
             record.update(status="failed", error=f"protocol violation: {err}")
+        except UserError as err:  # bad input found inside the run (a corrupt file): its message, no traceback
+            record.update(status="failed", error=str(err))
         except Exception:
             record.update(status="failed", error=traceback.format_exc())
         record["cost"] = run_cost(ctx, self.device)
@@ -173,7 +176,7 @@ def run_cost(ctx: RunContext, device: torch.device) -> dict:
     pipeline = {f"pipeline_{k}": round(own[k] + sum(s[k] - s[f"here_{k}"] for s in shared.values()), 3)
                 for k in ("wall_s", "cpu_s")}
     return {**own, **pipeline, "threads": torch.get_num_threads(), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "attempts": len(ctx.earlier) + 1, "resumed": ctx.resumed, "stages": ctx.stages, "shared": shared,
+            "attempts": len(ctx.earlier) + 1, "earlier_attempts": ctx.earlier, "resumed": ctx.resumed, "stages": ctx.stages, "shared": shared,
             "device": device.type}
 
 

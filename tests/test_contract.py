@@ -1,0 +1,84 @@
+"""One contract test per method (benchopt style: a broken method does not hide the others),
+and the guard behind plugin versions: a method's smoke-profile predictions on `synthetic`
+(one thread) must equal its stored fingerprint unless its `version` was bumped.
+
+After an intended change of numbers: bump `version` in the plugin, then
+`pytest tests/test_contract.py --update-fingerprints` and commit tests/fingerprints.json.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, records
+
+from wsbench.discovery import discover
+from wsbench.fileio import atomic_write_json, sha256_bytes
+
+FINGERPRINTS = ROOT / "tests" / "fingerprints.json"
+REGISTRY = discover()
+
+
+def fingerprint(pred_file) -> str:
+    with np.load(pred_file) as kept:
+        return sha256_bytes(b"".join(k.encode() + kept[k].tobytes() for k in sorted(kept.files)))
+
+
+def stored() -> dict:
+    return json.loads(FINGERPRINTS.read_text()) if FINGERPRINTS.is_file() else {"methods": {}, "datasets": {}}
+
+
+def update(kind: str, name: str, entry: dict) -> None:
+    doc = stored()
+    doc[kind][name] = entry
+    atomic_write_json(FINGERPRINTS, doc)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY.methods))
+def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request):
+    """The method's `smoke` profile yields a scored, checked record; its predictions match
+    the stored fingerprint of its version."""
+    _, results = dirs
+    cls = REGISTRY.methods[name]
+    assert {"quick", "paper", "smoke"} <= set(cls.profiles), name
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the run's process: one thread, so sums are reproducible
+    code, out, err = cli("run", "--method", name, "--dataset", "synthetic", "--profile", "smoke", "--quiet")
+    (rec,) = records(results)
+    assert code == 0 and rec["status"] == "ok", rec.get("error", err)
+    assert rec["heads"] and rec["cost"]["threads"] == 1
+    for head, s in rec["heads"].items():
+        assert 0 <= s["test_acc"] <= 1 and 1 <= s["best_epoch"] <= s["epochs"]
+        assert f"{100 * s['test_acc']:.2f} ± –" in out
+    cost = rec["cost"]
+    assert cost["wall_s"] > 0 and cost["cpu_s"] > 0 and cost["peak_rss_mb"] > 0
+    assert cost["pipeline_wall_s"] >= cost["wall_s"] - sum(s["here_wall_s"] for s in cost["shared"].values())
+    assert (results / rec["labels"]["file"]).is_file()
+    prov = rec["provenance"]
+    assert prov["data_checksums"] and prov["packages"]["torch"] and "commit" in prov["code"]
+    assert cli("verify")[0] == 0
+
+    entry = {"version": cls.version, "predictions_sha256": fingerprint(results / rec["predictions"]["file"])}
+    if request.config.getoption("--update-fingerprints"):
+        update("methods", name, entry)
+    known = stored()["methods"].get(name)
+    assert known is not None, f"no fingerprint for {name}: run pytest --update-fingerprints and commit it"
+    if known["version"] == cls.version:
+        assert known == entry, (f"{name}'s smoke predictions changed but its version is still {cls.version}: "
+                                f"bump `version` in {REGISTRY.sources[f'method:{name}']} and run "
+                                f"pytest tests/test_contract.py --update-fingerprints")
+    else:
+        pytest.fail(f"{name} is at version {cls.version}, its fingerprint at {known['version']}: "
+                    f"run pytest tests/test_contract.py --update-fingerprints")
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in REGISTRY.datasets.items() if not c.needs_prepare))
+def test_built_in_data_set_fingerprint(name, tmp_path, request):
+    """Data sets that need no preparation load the same arrays unless their version moves."""
+    from wsbench.params import resolve
+    cls = REGISTRY.datasets[name]
+    entry = {"version": cls.version, "checksums": cls().load(tmp_path, resolve(cls, {})).checksums}
+    if request.config.getoption("--update-fingerprints"):
+        update("datasets", name, entry)
+    known = stored()["datasets"].get(name)
+    assert known is not None and known["version"] == cls.version, "run pytest --update-fingerprints"
+    assert known == entry, f"{name} loads different data at version {cls.version}: bump its version"
