@@ -44,7 +44,7 @@ class RunJob(submitit.helpers.Checkpointable):
                  threads: int) -> str:
         reg = discover(plugins)
         runner = Runner(reg, Path(data_root), Path(results), resolve_device(device), plugins=plugins, quiet=True,
-                        threads=threads)
+                        threads=threads, log=str(submitit.JobEnvironment().paths.stderr))
         record, _ = runner.run(RunSpec(**spec))
         print(f"{record['run_id']}: {record['status']}", file=sys.stderr, flush=True)
         return record["status"]

@@ -16,6 +16,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from wsbench.errors import UserError
+from wsbench.results import IDENTITY_KEYS
 
 FORMATS = {"markdown": "github", "latex": "latex_booktabs", "plain": "simple"}
 GROUP = ["dataset", "method", "profile", "config", "head"]
@@ -23,8 +24,7 @@ GROUP = ["dataset", "method", "profile", "config", "head"]
 
 def group_key(record: dict) -> str:
     """The run identity less the seed: what must agree for records to share a row."""
-    keys = ("method", "params", "dataset", "data_params", "protocol", "versions", "tune")
-    return json.dumps({k: record.get(k) for k in keys}, sort_keys=True, default=str)
+    return json.dumps({k: record.get(k) for k in IDENTITY_KEYS if k != "seed"}, sort_keys=True, default=str)
 
 
 def _facets(record: dict) -> dict[str, str]:

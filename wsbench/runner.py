@@ -95,9 +95,11 @@ class Runner:
     """Runs specs against one data root and results folder, each in a process of its own."""
 
     def __init__(self, reg: Registry, data_root: Path, results: Path, device: torch.device,
-                 plugins: list[str] | None = None, force: bool = False, quiet: bool = False, threads: int = 0):
+                 plugins: list[str] | None = None, force: bool = False, quiet: bool = False, threads: int = 0,
+                 log: str = ""):
         self.reg, self.data_root, self.results = reg, data_root, results
         self.device, self.plugins, self.force, self.quiet, self.threads = device, plugins or [], force, quiet, threads
+        self.log = log  # where the runs' output goes (a job's log), named in records of runs that died
 
     def done(self, spec: RunSpec) -> dict | None:
         """The record of a run that already succeeded, or None."""

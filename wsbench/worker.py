@@ -19,6 +19,14 @@ from pathlib import Path
 from wsbench.results import read_record, record_path, write_record
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Signals that stop a run from outside (Ctrl-C, scancel, requeue, preemption): no `failed`
+# record, the job's own bookkeeping says what happened; a SIGKILL (the out-of-memory
+# killer) or a crash is the run's failure and gets one.
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run's process was stopped from outside before it wrote its record."""
 
 
 def die_with_parent() -> None:
@@ -39,11 +47,15 @@ def run_in_process(runner, spec) -> dict:
     proc = subprocess.run([sys.executable, "-m", "wsbench.worker", json.dumps(payload)],
                           preexec_fn=die_with_parent)
     record = read_record(record_path(runner.results, spec.run_id))
-    if record is None or record.get("attempt") != attempt:
-        how = (f"was killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
-               else f"exited with status {proc.returncode}")
-        record = failed_record(spec, f"the run's process {how} without writing its record", log="")
-        write_record(runner.results, record)
+    if record is not None and record.get("attempt") == attempt:
+        return record
+    if -proc.returncode in INTERRUPTS:
+        raise RunInterrupted(f"the run's process was stopped by {signal.Signals(-proc.returncode).name}; "
+                             f"its checkpoints are kept and the next run resumes from them")
+    how = (f"was killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
+           else f"exited with status {proc.returncode}")
+    record = failed_record(spec, f"the run's process {how} without writing its record", log=runner.log)
+    write_record(runner.results, record)
     return record
 
 
