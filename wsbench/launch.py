@@ -44,10 +44,15 @@ class RunJob(submitit.helpers.Checkpointable):
                  threads: int) -> str:
         reg = discover(plugins)
         runner = Runner(reg, Path(data_root), Path(results), resolve_device(device), plugins=plugins, quiet=True,
-                        threads=threads, log=str(submitit.JobEnvironment().paths.stderr))
+                        threads=threads, log=job_log())
         record, _ = runner.run(RunSpec(**spec))
         print(f"{record['run_id']}: {record['status']}", file=sys.stderr, flush=True)
         return record["status"]
+
+
+def job_log() -> str:
+    """This job's stderr log ("" in the debug executor, which runs jobs in the calling process)."""
+    return str(submitit.JobEnvironment().paths.stderr) if "SUBMITIT_FOLDER" in os.environ else ""
 
 
 def prepare_job(name: str, source: str | None, data_params: dict, data_root: str, plugins: list[str]) -> str:
