@@ -155,7 +155,7 @@ class Runner:
         if not heads:
             raise ProtocolViolation("the method returned no classifier heads")
         metrics = dict(out.metrics)
-        if out.reconstruction is not None:
+        if out.reconstruction is not None and not spec.tune:  # a tuning run scores nothing on test
             with ctx.stage("reconstruction_metrics"):
                 scores, figure = reconstruction.score(out.reconstruction, data.test, data.modality, ctx.device,
                                                       progress=ctx.progress)
