@@ -72,8 +72,11 @@ def _commit(record: dict) -> str:
     return commit + ("+dirty" if code.get("dirty") else "")
 
 
-def _zoos(record: dict) -> tuple[str, ...]:
-    return tuple(sorted(k for k in record.get("cost", {}).get("shared", {}) if k.startswith("zoo ")))
+def _zoo_sharing(record: dict) -> str:
+    """Whether a zoo method's seeds share one zoo (a fixed zoo_seed) or fit one each (-1)."""
+    if not any(k.startswith("zoo ") for k in record.get("cost", {}).get("shared", {})):
+        return ""
+    return "per seed" if record.get("params", {}).get("zoo_seed") == -1 else "one for all seeds"
 
 
 def flatten(records: list[dict]) -> pd.DataFrame:
@@ -91,7 +94,7 @@ def flatten(records: list[dict]) -> pd.DataFrame:
                 "psnr": r.get("metrics", {}).get("psnr_test", np.nan),
                 "udf_l1": r.get("metrics", {}).get("udf_l1_test", np.nan),
                 "chamfer": r.get("metrics", {}).get("chamfer_test", np.nan),
-                "commit": _commit(r), "zoos": "|".join(_zoos(r))}
+                "commit": _commit(r), "zoo": _zoo_sharing(r)}
         heads = r.get("heads") if r["status"] == "ok" else None
         if not heads:
             rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan})
@@ -111,13 +114,6 @@ def _commits(x: pd.Series) -> str:
     return ", ".join(commits) + (" (!)" if mixed else "")
 
 
-def _zoo_note(x: pd.Series) -> str:
-    zoos = set(x)
-    if zoos == {""}:
-        return ""
-    return "one for all seeds" if len(zoos) == 1 and len(x) > 1 else "per seed" if len(zoos) == len(x) else "mixed"
-
-
 def aggregate(records: list[dict]) -> pd.DataFrame:
     """Mean and standard error (sample std / sqrt(n)) over seeds of each identity and head."""
     records = dedupe(records)
@@ -132,7 +128,7 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         val_mean=("val_acc", "mean"), val_se=("val_acc", _se), psnr=("psnr", "mean"), udf_l1=("udf_l1", "mean"),
         chamfer=("chamfer", "mean"), pipeline_s=("pipeline_s", "mean"), shared_s=("shared_s", "mean"),
         cpu_s=("cpu_s", "mean"), threads=("threads", "max"), peak_mb=("peak_mb", "max"),
-        commits=("commit", _commits), zoo=("zoos", _zoo_note)).reset_index()
+        commits=("commit", _commits), zoo=("zoo", "first")).reset_index()
     agg = agg.merge(failed.reset_index(), on=keys, how="outer")
     agg["failed"] = agg["failed"].fillna(0).astype(int)
     agg["n"] = agg["n"].fillna(0).astype(int)
