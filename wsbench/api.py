@@ -150,7 +150,7 @@ class Plugin(ABC):
     """`version` is part of every run's identity: bump it whenever a change alters what
     the plugin computes (a method's predictions, a data set's arrays), so that records
     of the old code are neither reused nor averaged with new ones. The fingerprint
-    test (tests/test_fingerprints.py) fails when a method's smoke-profile predictions
+    test (tests/test_contract.py) fails when a method's smoke-profile predictions
     change while its version stays."""
 
     name: ClassVar[str] = ""

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from wsbench.fileio import atomic_write_bytes, atomic_write_json
+from wsbench.timing import Clock, shared_cost
 
 
 def peak_rss_mb() -> float:
@@ -35,16 +36,6 @@ def read_attempts(checkpoint_dir: Path | None) -> list[dict[str, float]]:
         return [*doc["earlier"], doc["last"]]
     except (OSError, ValueError, TypeError, KeyError):
         return []
-
-
-class Clock:
-    """Wall and CPU seconds (all threads of this process) since it was made."""
-
-    def __init__(self):
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def elapsed(self) -> dict[str, float]:
-        return {"wall_s": round(time.perf_counter() - self.wall, 3), "cpu_s": round(time.process_time() - self.cpu, 3)}
 
 
 @dataclass
@@ -68,7 +59,7 @@ class RunContext:
         """Record a product shared between runs (an INR zoo): `total` is what building it
         cost (wall_s, cpu_s) whoever built it, `here` the part of it this run spent.
         Every run that uses it carries the total, so each run's cost is complete."""
-        self.shared[name] = {**total, "here_wall_s": here["wall_s"], "here_cpu_s": here["cpu_s"]}
+        self.shared[name] = shared_cost(total, here)
 
     def progress(self, iterable: Iterable | None = None, desc: str = "", total: int | None = None,
                  unit: str = "it", initial: int = 0) -> tqdm:

@@ -138,7 +138,7 @@ class Runner:
             record.update(status="failed", error=str(err))
         except Exception:
             record.update(status="failed", error=traceback.format_exc())
-        record["cost"] = run_cost(ctx, self.device)
+        record["cost"] = run_cost(ctx)
         record["finished"] = now()
         write_record(self.results, record)
         if record["status"] == "ok":
@@ -167,7 +167,7 @@ class Runner:
                 "labels": write_labels(self.results, spec.dataset, y_val, y_test)}
 
 
-def run_cost(ctx: RunContext, device: torch.device) -> dict:
+def run_cost(ctx: RunContext) -> dict:
     """This run's complete cost: its own wall and CPU seconds (earlier attempts included),
     threads and peak memory, per stage, and the shared products it used; `pipeline_*`
     counts each shared product in full, once (the part built during this run is not
@@ -178,8 +178,8 @@ def run_cost(ctx: RunContext, device: torch.device) -> dict:
     pipeline = {f"pipeline_{k}": round(own[k] + sum(s[k] - s[f"here_{k}"] for s in shared.values()), 3)
                 for k in ("wall_s", "cpu_s")}
     return {**own, **pipeline, "threads": torch.get_num_threads(), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "attempts": len(ctx.earlier) + 1, "earlier_attempts": ctx.earlier, "resumed": ctx.resumed, "stages": ctx.stages, "shared": shared,
-            "device": device.type}
+            "attempts": len(ctx.earlier) + 1, "earlier_attempts": ctx.earlier, "resumed": ctx.resumed,
+            "stages": ctx.stages, "shared": shared}
 
 
 def now() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from wsbench.fileio import atomic_write_bytes, atomic_write_json
+from wsbench.timing import Clock, shared_cost
 
 SIGMAS = (0.003, 0.01, 0.1)
 CLAMP = 0.1
@@ -66,21 +66,20 @@ def attach_udf(data, cache_dir: Path, per_level: int, seed: int, progress=None) 
         clouds = np.ascontiguousarray(split.x.numpy())
         key = hashlib.sha256(clouds.tobytes() + f"{per_level}:{seed}".encode()).hexdigest()[:16]
         path, side = cache_dir / f"udf-{name}-{key}.npz", cache_dir / f"udf-{name}-{key}.json"
-        start, cpu_start = time.perf_counter(), time.process_time()
+        clock = Clock()
         try:
             cost = json.loads(side.read_text())
             with np.load(path) as cached:
                 coords, values = cached["coords"], cached["values"]
-            here = {"here_wall_s": 0.0, "here_cpu_s": 0.0}
+            here = {"wall_s": 0.0, "cpu_s": 0.0}
         except (OSError, ValueError, KeyError):
             bar = (lambda it: progress(it, desc=f"UDF queries ({name})", unit="shape")) if progress else None
             coords, values = udf_bank(clouds, per_level, seed, bar)
             buffer = io.BytesIO()
             np.savez(buffer, coords=coords, values=values)
             atomic_write_bytes(path, buffer.getvalue())
-            cost = {"wall_s": round(time.perf_counter() - start, 3), "cpu_s": round(time.process_time() - cpu_start, 3)}
+            cost = here = clock.elapsed()
             atomic_write_json(side, cost)
-            here = {"here_wall_s": cost["wall_s"], "here_cpu_s": cost["cpu_s"]}
         split.coords, split.values = torch.from_numpy(coords), torch.from_numpy(values)
         data.checksums[f"udf_{name}"] = key
-        data.shared_costs[f"udf bank {name} {key}"] = {**cost, **here}
+        data.shared_costs[f"udf bank {name} {key}"] = shared_cost(cost, here)

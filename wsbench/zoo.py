@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from wsbench.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes, 
 from wsbench.inr.fields import Field
 from wsbench.inr.fit import fit_in_chunks
 from wsbench.inr.siren import INIT_SCHEMES, SirenLayout
+from wsbench.timing import Clock
 
 # 2: independent initialisations keyed by (seed, part, sample, view), so validation and
 #    test INR i no longer start from the weights of training INR i; shards record CPU seconds.
@@ -112,7 +112,7 @@ class Zoo:
             items = self.items[k * self.spec.shard_size:(k + 1) * self.spec.shard_size]
             samples = torch.tensor([i for i, _ in items])
             field = Field.of(self.split.subset(samples), self.modality).to(device)
-            start, cpu_start = time.perf_counter(), time.process_time()
+            clock = Clock()
             weights, quality = fit_in_chunks(self.spec.layout, field, self.init_weights(items).to(device),
                                              self.spec.steps, self.spec.lr, self.spec.psnr_stop, self.spec.offset)
             buffer = io.BytesIO()
@@ -120,9 +120,10 @@ class Zoo:
                      sample=samples.numpy(), view=np.array([v for _, v in items]))
             data = buffer.getvalue()
             atomic_write_bytes(self.shard_path(k), data)
+            took = clock.elapsed()
             atomic_write_json(self.shard_path(k).with_suffix(".json"), {
-                "sha256": sha256_bytes(data), "count": len(items), "seconds": round(time.perf_counter() - start, 2),
-                "cpu_seconds": round(time.process_time() - cpu_start, 2),
+                "sha256": sha256_bytes(data), "count": len(items), "seconds": took["wall_s"],
+                "cpu_seconds": took["cpu_s"],
                 "psnr_mean": float(quality.mean()), "psnr_min": float(quality.min())})
         return todo
 
@@ -163,19 +164,17 @@ class Zoo:
         return np.stack([np.concatenate([np.full(t["size"], t[key], np.float32) for t in doc["tensors"]])
                          for key in ("mean", "std")])
 
-    def _sidecars(self) -> list[dict]:
-        return [json.loads(self.shard_path(k).with_suffix(".json").read_text())
-                for k in range(self.num_shards) if self.shard_ok(k)]
-
     def cost(self) -> dict[str, float]:
-        """Wall and CPU seconds that fitting this zoo's shards took, whichever process fitted
-        them: the shared cost every run that uses the zoo carries."""
-        sides = self._sidecars()
+        """Wall and CPU seconds that fitting this complete zoo's shards took, whichever process
+        fitted them: the shared cost every run that uses the zoo carries. Reads the sidecars
+        only (`load` has verified the shards)."""
+        sides = [json.loads(self.shard_path(k).with_suffix(".json").read_text()) for k in range(self.num_shards)]
         return {"wall_s": round(sum(s["seconds"] for s in sides), 2),
                 "cpu_s": round(sum(s["cpu_seconds"] for s in sides), 2)}
 
     def info(self) -> dict:
-        sides = self._sidecars()
+        sides = [json.loads(self.shard_path(k).with_suffix(".json").read_text())
+                 for k in range(self.num_shards) if self.shard_ok(k)]
         return {"zoo_id": self.spec.zoo_id, "folder": str(self.folder), "inrs": len(self.items),
                 "shards_done": len(sides), "shards": self.num_shards,
                 "psnr_mean": float(np.average([s["psnr_mean"] for s in sides], weights=[s["count"] for s in sides]))

@@ -16,9 +16,10 @@ from torch import nn
 
 from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param, Reconstruction
 from wsbench.classifier import predict
-from wsbench.context import Clock, RunContext
+from wsbench.context import RunContext
 from wsbench.errors import UserError
 from wsbench.inr.siren import INIT_SCHEMES, SirenLayout
+from wsbench.timing import Clock
 from wsbench.weightspace.symmetry import permute_hidden
 from wsbench.zoo import Zoo, ZooSpec
 
@@ -114,14 +115,17 @@ class ZooMethod(Method):
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         zoos = self.zoos(data, params, ctx)
+        here = {}
         with ctx.stage("fit_zoo"):
             for part, zoo in zoos.items():
                 clock = Clock()
                 if zoo.missing():
                     ctx.log(f"fitting the {part} zoo {zoo.spec.zoo_id} ({len(zoo.items)} INRs) in {zoo.folder}")
                     zoo.fit(device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
-                ctx.shared_cost(f"zoo {part} {zoo.spec.zoo_id}", zoo.cost(), here=clock.elapsed())
+                here[part] = clock.elapsed()
         loaded = {part: zoo.load() for part, zoo in zoos.items()}
+        for part, zoo in zoos.items():
+            ctx.shared_cost(f"zoo {part} {zoo.spec.zoo_id}", zoo.cost(), here[part])
         layout = zoos["train"].spec.layout
         stats = torch.from_numpy(zoos["train"].statistics(loaded["train"]["weights"]))
         raw = {part: torch.from_numpy(z["weights"]) for part, z in loaded.items()}
