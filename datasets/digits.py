@@ -3,12 +3,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from wsbench.api import DataSplits, Dataset, Split
-from wsbench.fileio import sha256_bytes
-from wsbench.splits import read_split
+from wsbench.core.fileio import sha256_bytes
+from wsbench.data.splits import read_split
 
 
 class Digits(Dataset):
@@ -20,12 +18,15 @@ class Digits(Dataset):
     @staticmethod
     def make_split() -> dict[str, np.ndarray]:
         """Stratified by class: 300 test, then 300 validation, with random_state 0."""
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
         y = load_digits().target
         rest, test = train_test_split(np.arange(len(y)), test_size=300, stratify=y, random_state=0)
         train, val = train_test_split(rest, test_size=300, stratify=y[rest], random_state=0)
         return {"train": train, "val": val, "test": test}
 
     def load(self, root: Path, params: dict) -> DataSplits:
+        from sklearn.datasets import load_digits  # here: scikit-learn takes a second to import
         bunch = load_digits()
         x = torch.from_numpy((bunch.images / 16.0).astype(np.float32)).unsqueeze(-1)
         y = torch.from_numpy(bunch.target.astype(np.int64))

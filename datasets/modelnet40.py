@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.pointclouds import PointCloudDataset
-from wsbench.splits import complement, per_class_holdout
+from wsbench.data.pointclouds import PointCloudDataset
+from wsbench.data.splits import complement, per_class_holdout
 
 
 class ModelNet40(PointCloudDataset):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.errors import UserError
-from wsbench.pointclouds import (POINTDA10_CLASSES, POINTDA10_SOURCE, SPLITS, PointCloudDataset, check_cloud,
+from wsbench.core.errors import UserError
+from wsbench.data.pointclouds import (POINTDA10_CLASSES, POINTDA10_SOURCE, SPLITS, PointCloudDataset, check_cloud,
                                  fit_points)
 
 H5_NAME = re.compile(r"(train|test)_(\d+)\.h5")

@@ -4,7 +4,7 @@ PointDA-10 ships it as `<class>/{train,test}/*.npy`, one (points, 3) cloud per
 shape (about 17,378 train / 2,492 test); validation is a per-class tenth of
 train drawn at prepare time (seed 0) and kept in meta.json.
 """
-from wsbench.pointclouds import POINTDA10_CLASSES, POINTDA10_SOURCE, PointCloudDataset
+from wsbench.data.pointclouds import POINTDA10_CLASSES, POINTDA10_SOURCE, PointCloudDataset
 
 
 class ShapeNet10(PointCloudDataset):

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from wsbench.api import DataSplits, Dataset, Param, Split
-from wsbench.fileio import sha256_bytes
+from wsbench.core.fileio import sha256_bytes
 
 
 class Synthetic(Dataset):

@@ -1,12 +1,10 @@
 """DWSNet: deep-weight-space equivariant layers and an invariant head over an INR zoo.
 
 Navon et al. (2023), "Equivariant Architectures for Learning in Deep Weight
-Spaces". The zoo, normalisation and training loop are wsbench.zoo_method's.
+Spaces". The zoo, normalisation and training loop are wsbench.zoo.method's.
 """
-from wsbench.api import Param
-from wsbench.classifier import parse_widths
-from wsbench.weightspace.dwsnet import DWSNet
-from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
+from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
+from wsbench.models.dwsnet import DWSNet
 
 
 class DWSNetMethod(ZooMethod):

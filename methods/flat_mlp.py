@@ -1,8 +1,6 @@
 """The symmetry-blind baseline: an MLP on each fitted SIREN's flattened weights."""
-from wsbench.api import Param
-from wsbench.classifier import parse_widths
-from wsbench.weightspace.flat import FlatMLP
-from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
+from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
+from wsbench.models.flat import FlatMLP
 
 
 class FlatMLPMethod(ZooMethod):

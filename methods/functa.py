@@ -10,38 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param, Reconstruction
-from wsbench.classifier import parse_widths, train_feature_head
-from wsbench.context import RunContext
-from wsbench.inr.fields import Field
+from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, Loop, Method, MethodOutput, Param, Reconstruction,
+                         RunContext, parse_widths, siren_layout, split_fields, stage_result, train_feature_head)
 from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, siren_forward
-
-
-class ModulatedSiren(nn.Module):
-    """Base SIREN weights plus, per sample, shifts of every hidden pre-activation
-    (sin(w0 (W h + b) + shift)) given by a linear map of the latent."""
-
-    def __init__(self, layout: SirenLayout, latent_dim: int):
-        super().__init__()
-        self.layout = layout
-        self.base = nn.Parameter(layout.init(1)[0])
-        index, pos = [], 0
-        for o, i in layout.layer_shapes[:-1]:
-            index.append(torch.arange(pos + o * i, pos + o * i + o))  # the bias entries of hidden layers
-            pos += o * i + o
-        self.register_buffer("shift_index", torch.cat(index))
-        self.to_shifts = nn.Linear(latent_dim, len(self.shift_index))
-        nn.init.zeros_(self.to_shifts.bias)
-
-    def weights(self, z: torch.Tensor) -> torch.Tensor:
-        shifts = self.to_shifts(z) / self.layout.w0  # the bias is scaled by w0 inside the sine
-        flat = torch.zeros(len(z), self.base.numel(), dtype=z.dtype, device=z.device)
-        return self.base + flat.index_add(1, self.shift_index, shifts)
-
-    def loss(self, z: torch.Tensor, field: Field, queries: torch.Tensor | None) -> torch.Tensor:
-        coords, target = field.at(queries)
-        return field.per_sample_loss(siren_forward(self.layout, self.weights(z), coords), target)
+from wsbench.models.modulated import ModulatedSiren
 
 
 class Functa(Method):
@@ -73,20 +45,21 @@ class Functa(Method):
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         p, device = params, ctx.device
-        fields = {s: Field.of(getattr(data, s), data.modality) for s in ("train", "val", "test")}
-        f = fields["train"]
-        layout = SirenLayout((f.in_dim, *parse_widths(p["hidden"]), f.out_dim))
+        fields = split_fields(data)
+        layout = siren_layout(data, parse_widths(p["hidden"]))
         net = ModulatedSiren(layout, p["latent_dim"]).to(device)
         rates = nn.Parameter(torch.full((p["latent_dim"],), p["inner_lr"], device=device))
         with ctx.stage("meta_learn"):
-            self._meta_learn(net, rates, f, p, ctx)
+            self._meta_learn(net, rates, fields["train"], p, ctx)
         with ctx.stage("fit_latents"):
-            z = {s: self._fit(net, rates, fld, p, ctx, s) for s, fld in fields.items()}
+            z = {s: stage_result(ctx, f"latents_{s}", lambda s=s: self._fit(net, rates, fields[s], p, ctx, s))
+                 for s in fields}
         with torch.no_grad():  # the INRs of the classified latents, scored by the harness
             test_weights = torch.cat([net.weights(part.to(device)).cpu() for part in z["test"].split(p["fit_chunk"])])
         with ctx.stage("train_head"):
             head = train_feature_head(z["train"], data.train.y, z["val"], z["test"], data.num_classes, ctx,
-                                      hidden=p["head_hidden"], epochs=p["head_epochs"], desc="latent classifier")
+                                      hidden=p["head_hidden"], epochs=p["head_epochs"], name="head_z",
+                                      desc="latent classifier")
         ctx.save_artifact("latents", z_test=z["test"].numpy())
         return MethodOutput(heads={"z": head}, reconstruction=Reconstruction(layout, test_weights),
                             num_params={"base+shift map": sum(t.numel() for t in net.parameters()),
@@ -100,28 +73,19 @@ class Functa(Method):
 
     def _meta_learn(self, net: ModulatedSiren, rates: nn.Parameter, field: Field, p: dict, ctx: RunContext) -> None:
         opt = torch.optim.Adam([*net.parameters(), rates], lr=p["lr"])
-        start = 0
-        if saved := ctx.load_state("meta"):
-            net.load_state_dict(saved["net"])
-            opt.load_state_dict(saved["opt"])
-            with torch.no_grad():
-                rates.copy_(saved["rates"])
-            start = saved["step"]
-        bar = ctx.progress(total=p["meta_steps"], initial=start, desc="meta-learn", unit="step")
-        for step in range(start, p["meta_steps"]):
-            idx, gen = step_batch(len(field), p["batch_size"], ctx.seed, step)
+
+        def step(i: int) -> dict[str, float]:
+            idx, gen = step_batch(len(field), p["batch_size"], ctx.seed, i)
             batch = field.take(idx).to(ctx.device)
             z = self._inner(net, rates, batch, p["query_fraction"], gen, p["inner_steps"], not p["first_order"])
             loss = net.loss(z, batch, batch.sample_queries(p["query_fraction"], gen)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            if (step + 1) % 100 == 0 or step + 1 == p["meta_steps"]:
-                ctx.save_state("meta", {"step": step + 1, "net": net.state_dict(), "opt": opt.state_dict(),
-                                        "rates": rates.detach()})
-        bar.close()
+            return {"loss": loss.item()}
+
+        Loop(ctx, "meta", p["meta_steps"], {"net": net, "opt": opt, "rates": rates}, every=CHECKPOINT_STEPS,
+             desc="meta-learn", unit="step").run(step)
 
     def _fit(self, net: ModulatedSiren, rates: torch.Tensor, field: Field, p: dict, ctx: RunContext,
              split: str) -> torch.Tensor:

@@ -13,57 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param, Reconstruction
-from wsbench.classifier import mlp, parse_widths, train_feature_head
-from wsbench.context import RunContext
-from wsbench.inr.fields import Field, random_queries
-from wsbench.inr.siren import SirenLayout, siren_forward
-
-
-class HyperNetwork(nn.Module):
-    """z -> flat SIREN weights, as a learned base SIREN plus a residual scaled by the
-    SIREN init bounds, so every generated network starts as a well-initialised SIREN."""
-
-    def __init__(self, latent_dim: int, hidden: tuple[int, ...], layout: SirenLayout):
-        super().__init__()
-        self.layout = layout
-        self.net = mlp(latent_dim, hidden, layout.num_params)
-        last = self.net[-1]
-        nn.init.uniform_(last.weight, -1e-2 / last.in_features ** 0.5, 1e-2 / last.in_features ** 0.5)
-        nn.init.zeros_(last.bias)
-        self.register_buffer("bounds", layout.init_bounds())
-        self.base = nn.Parameter(layout.init(1)[0])
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.base + self.bounds * self.net(z)
-
-
-class ConvEncoder(nn.Module):
-    """Egri's encoder, reduced: residual conv blocks, global pooling, a linear map to z."""
-
-    def __init__(self, channels: int, latent_dim: int, width: int = 32):
-        super().__init__()
-        def block(c_in: int, c_out: int, stride: int) -> nn.Module:
-            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU(),
-                                 nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU())
-        self.blocks = nn.ModuleList([block(channels, width, 1), block(width, 2 * width, 2),
-                                     block(2 * width, 4 * width, 2)])
-        self.skips = nn.ModuleList([nn.Conv2d(channels, width, 1, 1), nn.Conv2d(width, 2 * width, 1, 2),
-                                    nn.Conv2d(2 * width, 4 * width, 1, 2)])
-        self.head = nn.Linear(4 * width, latent_dim)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, H, W, C)
-        h = images.permute(0, 3, 1, 2)
-        for block, skip in zip(self.blocks, self.skips):
-            h = block(h) + skip(h)
-        return self.head(h.mean((2, 3)))
-
-
-def reconstruction_loss(hyper: HyperNetwork, z: torch.Tensor, field: Field,
-                        queries: torch.Tensor | None) -> torch.Tensor:
-    """Per-sample loss of the generated INRs on a subset of the field's queries."""
-    coords, target = field.at(queries)
-    return field.per_sample_loss(siren_forward(hyper.layout, hyper(z), coords), target)
+from wsbench.api import (DataSplits, Field, Loop, Method, MethodOutput, Param, Reconstruction, RunContext,
+                         parse_widths, siren_layout, split_fields, stage_result, train_feature_head)
+from wsbench.inr.fields import random_queries
+from wsbench.models.hypernetwork import ConvEncoder, HyperNetwork, generate
+from wsbench.models.mlp import mlp
 
 
 def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, ctx: RunContext,
@@ -79,7 +33,7 @@ def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, 
         opt = torch.optim.Adam([z], lr=p["fit_lr"])
         for _ in range(p["fit_steps"]):
             queries = random_queries(field.num_queries, p["query_fraction"], gen, ctx.device)
-            loss = reconstruction_loss(hyper, z, chunk, queries).sum() + p["latent_reg"] * z.pow(2).sum()
+            loss = hyper.loss(z, chunk, queries).sum() + p["latent_reg"] * z.pow(2).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -90,10 +44,7 @@ def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, 
     return torch.cat(out)
 
 
-@torch.no_grad()
-def generate(hyper: HyperNetwork, z: torch.Tensor, device: torch.device, batch: int = 1024) -> torch.Tensor:
-    return torch.cat([hyper(part.to(device)).cpu() for part in z.split(batch)])
-
+ENCODE_BATCH = 512  # images per encoder pass when embedding the splits (memory only)
 
 # Shapes: a wider latent and hypernetwork (SIREN 3-32-32-1, 1,217 weights), 1,000 of
 # the 4,000 UDF queries per step, 60 epochs (chosen on test in an earlier version; re-tuned
@@ -144,10 +95,8 @@ class HyperINR(Method):
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         p, device = params, ctx.device
-        fields = {name: Field.of(split, data.modality)
-                  for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
-        layout = SirenLayout((fields["train"].in_dim, *parse_widths(p["siren_hidden"]), fields["train"].out_dim),
-                             w0=p["w0"])
+        fields = split_fields(data)
+        layout = siren_layout(data, parse_widths(p["siren_hidden"]), p["w0"])
         hyper = HyperNetwork(p["latent_dim"], parse_widths(p["hyper_hidden"]), layout).to(device)
         num_params = {"hypernetwork": sum(q.numel() for q in hyper.parameters()), "inr": layout.num_params}
 
@@ -160,10 +109,8 @@ class HyperINR(Method):
             z = {}
             with ctx.stage("fit_latents"):
                 for split in ("val", "test") + (("train",) if p["refit_train"] else ()):
-                    saved = ctx.load_state(f"latents_{split}")
-                    z[split] = saved["z"] if saved else fit_latents(hyper, fields[split], init, p, ctx,
-                                                                      f"fit {split} latents")
-                    ctx.save_state(f"latents_{split}", {"z": z[split]})
+                    z[split] = stage_result(ctx, f"latents_{split}", lambda split=split: fit_latents(
+                        hyper, fields[split], init, p, ctx, f"fit {split} latents"))
             z.setdefault("train", z_train)
 
         ctx.save_artifact("latents", z_test=z["test"].numpy())
@@ -174,7 +121,7 @@ class HyperINR(Method):
                 heads[head] = train_feature_head(
                     feats["train"], data.train.y, feats["val"], feats["test"], data.num_classes, ctx,
                     hidden=p["head_hidden"], epochs=p["head_epochs"], lr=p["head_lr"],
-                    dropout=p["head_dropout"], desc=f"head {head}")
+                    dropout=p["head_dropout"], name=f"head_{head}", desc=f"head {head}")
         return MethodOutput(heads=heads, num_params=num_params,
                             reconstruction=Reconstruction(layout, weights["test"]))
 
@@ -187,20 +134,12 @@ class HyperINR(Method):
         gen = torch.Generator().manual_seed(ctx.seed)
         steps_per_epoch = -(-n // p["batch_size"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_h, T_max=p["epochs"] * steps_per_epoch)
-        parts = {"hyper": hyper, "latents": latents, "opt_h": opt_h, "opt_z": opt_z, "sched": sched}
-        start = 0
-        if saved := ctx.load_state("autodecoder"):
-            for key, part in parts.items():
-                part.load_state_dict(saved[key])
-            gen.set_state(saved["gen"])
-            start = saved["epoch"]
-        bar = ctx.progress(total=p["epochs"] * steps_per_epoch, initial=start * steps_per_epoch,
-                           desc="train hypernetwork", unit="step")
-        for epoch in range(start, p["epochs"]):
+
+        def epoch(_: int) -> dict[str, float]:
             for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
                 queries = random_queries(field.num_queries, p["query_fraction"], gen, device)
                 z = latents(idx.to(device))
-                loss = reconstruction_loss(hyper, z, field.take(idx).to(device), queries).mean()
+                loss = hyper.loss(z, field.take(idx).to(device), queries).mean()
                 loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
                 opt_h.zero_grad(set_to_none=True)
                 opt_z.zero_grad(set_to_none=True)
@@ -208,11 +147,10 @@ class HyperINR(Method):
                 opt_h.step()
                 opt_z.step()
                 sched.step()
-                bar.update()
-                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            ctx.save_state("autodecoder", {"epoch": epoch + 1, "gen": gen.get_state(),
-                                           **{key: part.state_dict() for key, part in parts.items()}})
-        bar.close()
+            return {"loss": loss.item()}
+
+        Loop(ctx, "autodecoder", p["epochs"], {"hyper": hyper, "latents": latents, "opt_h": opt_h, "opt_z": opt_z,
+                                               "sched": sched, "gen": gen}, desc="train hypernetwork").run(epoch)
         return latents.weight.detach().cpu()
 
     def _train_encoder(self, hyper: HyperNetwork, data: DataSplits, field: Field, p: dict,
@@ -223,25 +161,25 @@ class HyperINR(Method):
         params = list(hyper.parameters()) + list(encoder.parameters()) + list(cls.parameters())
         opt = torch.optim.Adam(params, lr=p["lr"])
         gen = torch.Generator().manual_seed(ctx.seed)
-        steps_per_epoch = -(-n // p["batch_size"])
-        bar = ctx.progress(total=p["epochs"] * steps_per_epoch, desc="train encoder", unit="step")
+
+        def epoch(_: int) -> dict[str, float]:
+            encoder.train()
+            for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
+                queries = random_queries(field.num_queries, p["query_fraction"], gen, device)
+                z = encoder(data.train.x[idx].to(device))
+                loss = hyper.loss(z, field.take(idx).to(device), queries).mean()
+                loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
+                if p["cls_weight"] > 0:
+                    loss = loss + p["cls_weight"] * nn.functional.cross_entropy(cls(z), data.train.y[idx].to(device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            return {"loss": loss.item()}
+
         with ctx.stage("train_encoder"):
-            for _ in range(p["epochs"]):
-                encoder.train()
-                for idx in torch.randperm(n, generator=gen).split(p["batch_size"]):
-                    queries = random_queries(field.num_queries, p["query_fraction"], gen, device)
-                    z = encoder(data.train.x[idx].to(device))
-                    loss = reconstruction_loss(hyper, z, field.take(idx).to(device), queries).mean()
-                    loss = loss + p["latent_reg"] * z.pow(2).sum(1).mean()
-                    if p["cls_weight"] > 0:
-                        loss = loss + p["cls_weight"] * nn.functional.cross_entropy(
-                            cls(z), data.train.y[idx].to(device))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    bar.update()
-            bar.close()
+            Loop(ctx, "encoder", p["epochs"], {"hyper": hyper, "encoder": encoder, "cls": cls, "opt": opt, "gen": gen},
+                 desc="train encoder").run(epoch)
         encoder.eval()
         with torch.no_grad():
-            return {s: torch.cat([encoder(x.to(device)).cpu() for x in split.x.split(512)])
+            return {s: torch.cat([encoder(x.to(device)).cpu() for x in split.x.split(ENCODE_BATCH)])
                     for s, split in (("train", data.train), ("val", data.val), ("test", data.test))}

@@ -15,64 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param, Reconstruction
-from wsbench.classifier import parse_widths
-from wsbench.context import RunContext
-from wsbench.inr.fields import Field
-from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, siren_forward
-
-
-class NeuronTransformer(nn.Module):
-    """Tokens: one per output neuron of each layer, its incoming weights and bias,
-    embedded by a linear map per layer; mean-pooled Transformer encoder; linear head."""
-
-    def __init__(self, layout: SirenLayout, num_classes: int, lam: float, d_model: int, layers: int, heads: int):
-        super().__init__()
-        self.layout, self.lam = layout, lam
-        self.beta = nn.Parameter(torch.zeros(layout.num_params))
-        self.embed = nn.ModuleList(nn.Linear(i + 1, d_model) for _, i in layout.layer_shapes)
-        block = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True,
-                                           norm_first=True)
-        self.encoder = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
-        self.out = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, num_classes))
-
-    def forward(self, delta: torch.Tensor) -> torch.Tensor:
-        """delta = phi - theta (B, P) -> logits."""
-        layers = self.layout.unflatten(self.lam * (delta + self.beta))
-        tokens = torch.cat([embed(torch.cat([w, b.unsqueeze(-1)], -1))
-                            for embed, (w, b) in zip(self.embed, layers)], 1)
-        return self.out(self.encoder(tokens).mean(1))
-
-
-class MWTNetwork(nn.Module):
-    def __init__(self, layout: SirenLayout, num_classes: int, p: dict):
-        super().__init__()
-        self.layout = layout
-        self.theta = nn.Parameter(layout.init(1)[0])
-        self.rates = nn.Parameter(torch.full((p["inner_steps"], layout.num_params), p["inner_lr"]))
-        self.classifier = NeuronTransformer(layout, num_classes, p["lam"], p["d_model"], p["layers"], p["heads"])
-
-    def loss(self, phi: torch.Tensor, field: Field, queries: torch.Tensor | None) -> torch.Tensor:
-        coords, target = field.at(queries)
-        return field.per_sample_loss(siren_forward(self.layout, phi, coords), target)
-
-    def fit(self, field: Field, fraction: float, gen: torch.Generator, create_graph: bool) -> torch.Tensor:
-        """phi after the k inner steps from theta, a fresh query subset per step."""
-        queries = [field.sample_queries(fraction, gen) for _ in range(len(self.rates))]
-        start, rates = self.theta.expand(len(field), -1), self.rates
-        if not torch.is_grad_enabled():  # inference: nothing to meta-learn
-            start, rates = start.detach(), rates.detach()
-        return inner_sgd(start, rates, lambda phi, j: self.loss(phi, field, queries[j]), create_graph)
-
-    def forward(self, field: Field, fraction: float, gen: torch.Generator, w_cls: float,
-                create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample reconstruction loss after fitting and the logits of the fitted INRs."""
-        phi = self.fit(field, fraction, gen, create_graph)
-        queries = field.sample_queries(fraction, gen)
-        delta = phi - self.theta
-        delta = delta.detach() + w_cls * (delta - delta.detach())  # value delta; gradient to the fitting x w_cls
-        return self.loss(phi, field, queries), self.classifier(delta)
+from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, HeadResult, Loop, Method, MethodOutput, Param,
+                         Reconstruction, RunContext, parse_widths, siren_layout, split_fields)
+from wsbench.inr.meta import step_batch
+from wsbench.models.mwt import MWTNetwork
 
 
 class MWT(Method):
@@ -109,41 +55,35 @@ class MWT(Method):
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         p, device = params, ctx.device
-        fields = {s: Field.of(getattr(data, s), data.modality) for s in ("train", "val", "test")}
+        fields = split_fields(data)
         f = fields["train"]
-        layout = SirenLayout((f.in_dim, *parse_widths(p["hidden"]), f.out_dim))
+        layout = siren_layout(data, parse_widths(p["hidden"]))
         net = MWTNetwork(layout, data.num_classes, p).to(device)
         opt = torch.optim.AdamW([{"params": [net.theta], "lr": p["lr"], "weight_decay": 0.0},
                                  {"params": [net.rates], "lr": p["rates_lr"], "weight_decay": 0.0},
                                  {"params": net.classifier.parameters(), "lr": p["cls_lr"]}])
         steps = p["epochs"] * max(1, len(f) // p["batch_size"])
-        checkpoints = {round(steps * (e + 1) / p["evals"]) for e in range(p["evals"])}
-        result, start = HeadResult([], [], num_params=sum(t.numel() for t in net.classifier.parameters())), 0
-        if saved := ctx.load_state("mwt"):
-            net.load_state_dict(saved["net"])
-            opt.load_state_dict(saved["opt"])
-            result, start = saved["result"], saved["step"]
+        evaluations = {round(steps * (e + 1) / p["evals"]) for e in range(p["evals"])}
+        result = HeadResult([], [], num_params=sum(t.numel() for t in net.classifier.parameters()))
         y = data.train.y.to(device)
+
+        def step(i: int) -> dict[str, float]:
+            idx, gen = step_batch(len(f), p["batch_size"], ctx.seed, i)
+            net.train()
+            rec, logits = net(f.take(idx).to(device), p["query_fraction"], gen, p["w_cls"],
+                              create_graph=not p["first_order"])
+            ce = nn.functional.cross_entropy(logits, y[idx.to(device)])
+            opt.zero_grad(set_to_none=True)
+            (rec.mean() + ce).backward()
+            opt.step()
+            if i + 1 in evaluations:
+                result.val_pred.append(self.predict(net, fields["val"], p, ctx))
+                result.test_pred.append(self.predict(net, fields["test"], p, ctx))
+            return {"rec": rec.mean().item(), "ce": ce.item()}
+
         with ctx.stage("train"):
-            bar = ctx.progress(total=steps, initial=start, desc="mwt", unit="step")
-            for step in range(start, steps):
-                idx, gen = step_batch(len(f), p["batch_size"], ctx.seed, step)
-                net.train()
-                rec, logits = net(f.take(idx).to(device), p["query_fraction"], gen, p["w_cls"],
-                                  create_graph=not p["first_order"])
-                ce = nn.functional.cross_entropy(logits, y[idx.to(device)])
-                opt.zero_grad(set_to_none=True)
-                (rec.mean() + ce).backward()
-                opt.step()
-                bar.update()
-                bar.set_postfix(rec=f"{rec.mean().item():.4f}", ce=f"{ce.item():.3f}", refresh=False)
-                if step + 1 in checkpoints:
-                    result.val_pred.append(self.predict(net, fields["val"], p, ctx))
-                    result.test_pred.append(self.predict(net, fields["test"], p, ctx))
-                if (step + 1) % 100 == 0 or step + 1 in checkpoints:
-                    ctx.save_state("mwt", {"step": step + 1, "net": net.state_dict(), "opt": opt.state_dict(),
-                                           "result": result})
-            bar.close()
+            Loop(ctx, "mwt", steps, {"net": net, "opt": opt, "result": result}, every=CHECKPOINT_STEPS,
+                 desc="mwt", unit="step").run(step)
         num_params = {"theta+rates": net.theta.numel() + net.rates.numel(), "classifier": result.num_params}
         return MethodOutput(heads={"phi": result}, num_params=num_params,
                             reconstruction=Reconstruction(layout, self.fitted(net, fields["test"], p, ctx)))

@@ -1,8 +1,6 @@
 """Neural graph: the INR as a graph (neurons as nodes, weights as edge features)
 and message passing from torch-geometric (Kofinas et al. 2024; Lim et al. 2024)."""
-from wsbench.api import Param
-from wsbench.classifier import parse_widths
-from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
+from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
 
 
 class NeuralGraphMethod(ZooMethod):
@@ -20,6 +18,6 @@ class NeuralGraphMethod(ZooMethod):
     }
 
     def build(self, layout, num_classes, params):
-        from wsbench.weightspace.graph import NeuralGraph  # torch-geometric takes 1.5 s to import: only when used
+        from wsbench.models.graph import NeuralGraph  # torch-geometric takes 1.5 s to import: only when used
         return NeuralGraph(layout, num_classes, hidden=params["hidden"], layers=params["layers"],
                            head_hidden=parse_widths(params["head_hidden"]))

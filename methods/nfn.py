@@ -3,10 +3,8 @@
 Zhou et al. (2023), "Permutation Equivariant Neural Functionals": Fourier
 features of every weight, equivariant layers, invariant pooling, an MLP head.
 """
-from wsbench.api import Param
-from wsbench.classifier import parse_widths
-from wsbench.weightspace.nfn import NFN
-from wsbench.zoo_method import DWSNET_SET, QUICK_ZOO, ZooMethod
+from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
+from wsbench.models.nfn import NFN
 
 
 class NFNMethod(ZooMethod):
@@ -23,7 +21,7 @@ class NFNMethod(ZooMethod):
     }
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 20, "layers": 4},
-        "paper": {**DWSNET_SET, "views": 10, "epochs": 12, "batch_size": 32},
+        "paper": {**DWSNET_SET, "inr_views": 10, "epochs": 12, "batch_size": 32},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16"},
     }
 

@@ -1,15 +1,22 @@
-"""Template of a method adapter: copy this file to methods/<your_method>.py and edit it.
+"""Template of a method adapter: copy this file to methods/<your_method>.py of your project
+folder (the working directory, or `wsbench --project DIR`) and edit it.
 
-Files named template_*.py are not listed. The harness gives `run` fixed
-train/val/test splits and a RunContext (device, seed, progress bars, stage
-timing); only the training split has labels (`data.train.y`): reading
-`data.val.y` or `data.test.y` raises and fails the run. `run` returns, for every
-classifier head, the predicted labels on val and test after each epoch
-(1-D integer arrays, one class index per sample, in split order). The harness
-checks them, picks the epoch with the best validation accuracy, scores test
-accuracy there and writes the run record: do not compute metrics or select
-epochs in the method. A method that represents samples as INRs also returns
+Import everything from `wsbench.api`, the stable plugin API; the package behind it
+(core/, data/, inr/, models/, train/, zoo/, ...) may move. Files named template_*.py
+are not listed. The harness gives `run` fixed train/val/test splits and a RunContext
+(device, seed, progress bars, stage timing); only the training split has labels
+(`data.train.y`): reading `data.val.y` or `data.test.y` raises and fails the run.
+`run` returns, for every classifier head, the predicted labels on val and test after
+each epoch (1-D integer arrays, one class index per sample, in split order). The
+harness checks them, picks the epoch with the best validation accuracy, scores test
+accuracy there and writes the run record: do not compute metrics or select epochs in
+the method. A method that represents samples as INRs also returns
 `reconstruction=Reconstruction(layout, test_weights)`, which the harness scores.
+
+Long stages resume through `Loop` (an epoch or step at a time, its state checkpointed
+and restored by the loop) and `stage_result` (a stage's result kept once computed);
+`train_feature_head` below already trains through the loop. A method whose runs share
+expensive work (an INR zoo) describes it in `shared_work` so that a sweep does it once.
 
 `version` is part of every run's identity. Bump it whenever a change alters what
 the method computes (its predictions), so old records are neither reused nor
@@ -22,9 +29,7 @@ them (or from a generator seeded with ctx.seed), so a seed reproduces a run.
 """
 from __future__ import annotations
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param
-from wsbench.classifier import train_feature_head
-from wsbench.context import RunContext
+from wsbench.api import DataSplits, Method, MethodOutput, Param, RunContext, train_feature_head
 
 
 class TemplateMethod(Method):

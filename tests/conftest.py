@@ -6,14 +6,20 @@ from pathlib import Path
 import pytest
 
 from wsbench.cli import main
-from wsbench.discovery import REPO_ROOT, discover
+from wsbench.core.discovery import discover
+from wsbench.core.paths import plugin_dirs
 
-ROOT = REPO_ROOT
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+
+
+def discover_all(*extra: str):
+    """The registry the CLI builds from the repository: shipped plugins plus these folders."""
+    return discover(plugin_dirs(ROOT, list(extra)))
 
 
 @pytest.fixture(scope="session")
 def registry():
-    return discover()
+    return discover_all()
 
 
 @pytest.fixture

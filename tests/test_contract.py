@@ -10,13 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ROOT, records
+from conftest import ROOT, discover_all, records
 
-from wsbench.discovery import discover
-from wsbench.fileio import atomic_write_json, sha256_bytes
+from wsbench.core.fileio import atomic_write_json, sha256_bytes
 
 FINGERPRINTS = ROOT / "tests" / "fingerprints.json"
-REGISTRY = discover()
+REGISTRY = discover_all()
 
 
 def fingerprint(pred_file) -> str:
@@ -74,7 +73,7 @@ def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request):
 @pytest.mark.parametrize("name", sorted(n for n, c in REGISTRY.datasets.items() if not c.needs_prepare))
 def test_built_in_data_set_fingerprint(name, tmp_path, request):
     """Data sets that need no preparation load the same arrays unless their version moves."""
-    from wsbench.params import resolve
+    from wsbench.core.params import resolve
     cls = REGISTRY.datasets[name]
     entry = {"version": cls.version, "checksums": cls().load(tmp_path, resolve(cls, {})).checksums}
     if request.config.getoption("--update-fingerprints"):

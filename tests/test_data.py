@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, discover_all
 
-from wsbench.errors import UserError
-from wsbench.idx import IDX_FILES, read_idx
-from wsbench.splits import read_split, write_split
+from wsbench.core.errors import UserError
+from wsbench.data.idx import IDX_FILES, read_idx
+from wsbench.data.splits import read_split, write_split
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
@@ -63,8 +63,7 @@ def test_prepare_and_load_mnist_layout(tmp_path, dirs, cli, gz):
     write_fake_mnist(tmp_path / "src", gz=gz)
     code, out, err = cli("prepare", "mnist", "--from", str(tmp_path / "src"))
     assert code == 0, err
-    from wsbench.discovery import discover
-    splits = discover().dataset("mnist")().load(data_root, {})
+    splits = discover_all().dataset("mnist")().load(data_root, {})
     assert (len(splits.train), len(splits.val), len(splits.test)) == (55000, 5000, 10000)
     assert splits.train.x.shape[1:] == (28, 28, 1) and float(splits.train.x.max()) <= 1.0
     raw = read_idx(tmp_path / "src" / ("t10k-labels-idx1-ubyte" + (".gz" if gz else "")))
@@ -157,7 +156,6 @@ def test_edited_split_file_is_refused(tmp_path):
 def test_real_mnist_from_shared_folder(dirs, cli):
     data_root, _ = dirs
     assert cli("prepare", "mnist", "--from", str(SHARED_MNIST))[0] == 0
-    from wsbench.discovery import discover
-    splits = discover().dataset("mnist")().load(data_root, {})
+    splits = discover_all().dataset("mnist")().load(data_root, {})
     test_counts = np.bincount(splits.test.y.numpy(), minlength=10).tolist()
     assert test_counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -2,9 +2,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, discover_all
 
-from wsbench.discovery import discover
 
 
 def test_repository_plugins_are_found_and_template_is_not(registry):
@@ -29,7 +28,7 @@ def test_extra_plugin_folder_from_environment(tmp_path, monkeypatch):
     template = (ROOT / "methods" / "template_method.py").read_text()
     (folder / "mine.py").write_text(template.replace('name = "template"', 'name = "mine"'))
     monkeypatch.setenv("WSBENCH_PLUGINS", str(folder))
-    assert "mine" in discover().methods
+    assert "mine" in discover_all().methods
 
 
 def test_import_datasets_is_not_the_local_plugin_folder(tmp_path):
@@ -41,7 +40,8 @@ def test_import_datasets_is_not_the_local_plugin_folder(tmp_path):
     (site / "__init__.py").write_text("MARKER = 'package index datasets'\n")
     assert not (ROOT / "datasets" / "__init__.py").exists()
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    code = ("import wsbench.discovery as d; d.discover(); import datasets; "
+    code = ("import wsbench.core.discovery as d, wsbench.core.paths as p; d.discover(p.plugin_dirs(p.project_root())); "
+            "import datasets; "
             "print(datasets.MARKER, datasets.__file__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -50,7 +50,8 @@ def test_import_datasets_is_not_the_local_plugin_folder(tmp_path):
 
 
 def test_wsbench_is_the_only_installed_top_level_package():
-    from importlib import metadata
-    dist = metadata.distribution("wsbench")
-    top = {f.parts[0] for f in dist.files or [] if f.suffix == ".py"}
-    assert "datasets" not in top and "methods" not in top
+    """methods/ and datasets/ are installed inside the package (wsbench/shipped/), never as
+    top-level `methods` or `datasets` packages that would shadow the package index's."""
+    import tomllib
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert {p.split(".")[0] for p in packages} == {"wsbench"}

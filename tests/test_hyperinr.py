@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from wsbench import reconstruction
-from wsbench.context import RunContext
-from wsbench.params import resolve
-from wsbench.protocol import score_head, seed_everything
+from wsbench.core import reconstruction
+from wsbench.core.context import RunContext
+from wsbench.core.params import resolve
+from wsbench.core.protocol import score_head, seed_everything
 
 
 def run(registry, ctx, **over):
@@ -34,21 +34,25 @@ class Interrupt(Exception):
     pass
 
 
-def test_resume_from_checkpoints_matches_an_uninterrupted_run(registry, tmp_path, monkeypatch):
-    full, _ = run(registry, RunContext(torch.device("cpu"), 3, quiet=True), epochs=4)
+@pytest.mark.parametrize("encoder,stage", [(False, "autodecoder"), (True, "encoder")])
+def test_resume_from_checkpoints_matches_an_uninterrupted_run(registry, tmp_path, monkeypatch, encoder, stage):
+    """Killed after epoch 2 of its representation stage (the auto-decoder, or Egri's
+    encoder), a run resumes there and ends exactly as an uninterrupted one."""
+    full, _ = run(registry, RunContext(torch.device("cpu"), 3, quiet=True), epochs=4, encoder=encoder)
     ckpt = tmp_path / "ckpt"
     original = RunContext.save_state
 
     def save_then_die(self, name, state):
         original(self, name, state)
-        if name == "autodecoder" and state["epoch"] == 2:
+        if name == stage and state["done"] == 2:
             raise Interrupt
     monkeypatch.setattr(RunContext, "save_state", save_then_die)
     with pytest.raises(Interrupt):
-        run(registry, RunContext(torch.device("cpu"), 3, quiet=True, checkpoint_dir=ckpt), epochs=4)
+        run(registry, RunContext(torch.device("cpu"), 3, quiet=True, checkpoint_dir=ckpt), epochs=4, encoder=encoder)
     monkeypatch.setattr(RunContext, "save_state", original)
-    assert (ckpt / "autodecoder.pt").is_file()
-    resumed, _ = run(registry, RunContext(torch.device("cpu"), 3, quiet=True, checkpoint_dir=ckpt), epochs=4)
+    assert (ckpt / f"{stage}.pt").is_file()
+    resumed, _ = run(registry, RunContext(torch.device("cpu"), 3, quiet=True, checkpoint_dir=ckpt), epochs=4,
+                     encoder=encoder)
     torch.testing.assert_close(resumed.reconstruction.test_weights, full.reconstruction.test_weights)
     for head in full.heads:
         assert all(np.array_equal(a, b) for a, b in zip(full.heads[head].test_pred, resumed.heads[head].test_pred))

@@ -1,21 +1,17 @@
 """Functa and MWT: the meta-learned inner loops and what the MWT paper's ablations rely on."""
-import sys
-
 import pytest
 import torch
 
-from wsbench.runner import Runner, plan
-from wsbench.context import RunContext
+from wsbench.core.runner import Runner, plan
+from wsbench.core.context import RunContext
 from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch
 from wsbench.inr.siren import SirenLayout, pixel_grid
-from wsbench.params import resolve
+from wsbench.models.modulated import ModulatedSiren
+from wsbench.models.mwt import MWTNetwork
+from wsbench.core.params import resolve
 
 LAYOUT = SirenLayout((2, 8, 8, 1))
-
-
-def module_of(registry, name):
-    return sys.modules[registry.method(name).__module__]
 
 
 def images(n=6, seed=0):
@@ -26,7 +22,7 @@ def mwt(registry, **over):
     cls = registry.method("mwt")
     p = {**resolve(cls, {}, profile="smoke"), **over}
     torch.manual_seed(0)
-    return module_of(registry, "mwt").MWTNetwork(LAYOUT, 3, p)
+    return MWTNetwork(LAYOUT, 3, p)
 
 
 def test_inner_sgd_is_plain_sgd_and_differentiable():
@@ -81,11 +77,10 @@ def test_k0_mwt_classifies_the_initialisation(registry):
 
 
 def test_functa_gradients_reach_the_base_and_the_rates(registry):
-    mod = module_of(registry, "functa")
-    net = mod.ModulatedSiren(LAYOUT, 4)
+    net = ModulatedSiren(LAYOUT, 4)
     rates = torch.nn.Parameter(torch.full((4,), 1.0))
     field = images()
-    z = mod.Functa()._inner(net, rates, field, 1.0, torch.Generator(), 2, create_graph=True)
+    z = registry.method("functa")()._inner(net, rates, field, 1.0, torch.Generator(), 2, create_graph=True)
     assert z.abs().sum() > 0  # the latents moved from zero
     net.loss(z, field, None).mean().backward()
     assert net.base.grad.abs().sum() > 0 and rates.grad.abs().sum() > 0
@@ -93,7 +88,7 @@ def test_functa_gradients_reach_the_base_and_the_rates(registry):
 
 
 def test_functa_shifts_only_move_hidden_biases(registry):
-    net = module_of(registry, "functa").ModulatedSiren(LAYOUT, 4)
+    net = ModulatedSiren(LAYOUT, 4)
     w = net.weights(torch.randn(3, 4)).detach()
     moved = (w != net.base.detach()).any(0)
     hidden_bias = torch.zeros(LAYOUT.num_params, dtype=torch.bool)

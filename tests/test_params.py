@@ -1,8 +1,8 @@
 import pytest
 
-from wsbench.errors import UserError
-from wsbench.params import parse_assignments, resolve
-from wsbench.runner import parse_seeds
+from wsbench.core.errors import UserError
+from wsbench.core.params import parse_assignments, resolve
+from wsbench.core.runner import parse_seeds
 
 
 def test_profiles_then_dataset_profile_then_overrides(registry):

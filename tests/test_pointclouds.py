@@ -10,10 +10,10 @@ import pytest
 
 from conftest import ROOT
 
-from wsbench.errors import DataNotPrepared, UserError
-from wsbench.params import resolve
-from wsbench.pointclouds import POINTDA10_CLASSES, normalize, sample_mesh, shape_seed
-from wsbench.splits import read_split, write_split
+from wsbench.core.errors import DataNotPrepared, UserError
+from wsbench.core.params import resolve
+from wsbench.data.pointclouds import POINTDA10_CLASSES, normalize, sample_mesh, shape_seed
+from wsbench.data.splits import read_split, write_split
 
 SHARED_MODELNET40 = ROOT.parent / "shared" / "data" / "modelnet40"
 

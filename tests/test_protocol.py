@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, records
+from conftest import ROOT, discover_all, records
 
-from wsbench.report import aggregate
+from wsbench.report.tables import aggregate
 
 TOY = str(ROOT / "tests" / "plugins")
 
@@ -82,7 +82,7 @@ def test_verify_passes_then_names_each_tampered_record(dirs, cli):
     np.savez_compressed(pred_file, **kept)
     code, out, _ = cli("verify")
     assert code == 1 and f"MISMATCH {first.name}" in out and "does not match its checksum" in out
-    from wsbench.fileio import sha256_file
+    from wsbench.core.fileio import sha256_file
     forged = {**rec, "predictions": {**rec["predictions"], "sha256": sha256_file(pred_file)}}
     first.write_text(json.dumps(forged))
     code, out, _ = cli("verify")
@@ -115,13 +115,13 @@ def test_verify_uses_stored_labels_where_the_data_set_is_not_prepared(dirs, cli,
     labels = results / rec["labels"]["file"]
     with np.load(labels) as f:
         assert f["test"].dtype == np.int64 and len(f["test"]) == len(f["val"]) == 80
-    from wsbench import verify as verify_module
-    from wsbench.errors import DataNotPrepared
+    from wsbench.core import verify as verify_module
+    from wsbench.core.errors import DataNotPrepared
 
     class Unprepared:
         def load(self, *a):
             raise DataNotPrepared("not here")
-    reg = __import__("wsbench.discovery", fromlist=["discover"]).discover([TOY])
+    reg = discover_all(TOY)
     reg.datasets["synthetic"] = lambda: Unprepared()
     checked, problems = verify_module.verify(results, data_root, reg)
     assert (checked, problems) == (1, [])
@@ -140,8 +140,8 @@ def test_report_separates_data_parameters_and_method_versions(dirs, cli, monkeyp
     code, out, _ = cli("report")
     assert code == 0 and "data:per_class=10" in out and "data:per_class=12" in out
     assert all(row.n == 1 for row in aggregate(records(results)).itertuples())
-    import wsbench.discovery
-    real = wsbench.discovery.discover
+    import wsbench.core.discovery
+    real = wsbench.core.discovery.discover
 
     def bumped(extra=None):
         reg = real(extra)

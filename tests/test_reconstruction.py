@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-import wsbench.reconstruction as rec_module
-from wsbench.api import Reconstruction, Split
+import wsbench.core.reconstruction as rec_module
+from wsbench.core.contracts import Reconstruction, Split
 from wsbench.inr.siren import SirenLayout
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from wsbench.errors import UserError
-from wsbench.report import aggregate, render
+from wsbench.core.errors import UserError
+from wsbench.report.tables import aggregate, render
 
 
 def rec(seed, acc, method="m", params=None, status="ok", dataset="d"):

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import ROOT, records, run_subprocess
 
-from wsbench.api import HeadResult
-from wsbench.protocol import score_head
+from wsbench.core.contracts import HeadResult
+from wsbench.core.protocol import score_head
 
 TOY = str(ROOT / "tests" / "plugins")
 
@@ -43,8 +43,8 @@ def test_rerun_does_no_work_and_prints_the_same_table(dirs, cli, monkeypatch):
     args = ("--plugins", TOY, "run", "--method", "oracle", "--dataset", "synthetic", "--seeds", "3", "--quiet")
     code, table, _ = cli(*args)
     assert code == 0
-    import wsbench.worker
-    monkeypatch.setattr(wsbench.worker, "run_in_process", lambda *a: pytest.fail("a finished run ran again"))
+    import wsbench.core.worker
+    monkeypatch.setattr(wsbench.core.worker, "run_in_process", lambda *a: pytest.fail("a finished run ran again"))
     code, again, err = cli(*args)
     assert code == 0 and again == table
     assert err.count("done before") == 3
@@ -59,7 +59,7 @@ def test_failing_seed_gets_a_failed_record_and_others_run(dirs, cli):
     assert [recs[s]["status"] for s in (0, 1, 2)] == ["ok", "failed", "ok"]
     assert "planned failure on seed 1" in recs[1]["error"] and "Traceback" in recs[1]["error"]
     assert "FAILED" in err
-    from wsbench.report import aggregate
+    from wsbench.report.tables import aggregate
     row = aggregate(records(results)).iloc[0]
     assert (row.n, row.failed) == (2, 1)
 

@@ -1,8 +1,9 @@
 import numpy as np
 import torch
 
-from wsbench.api import DataSplits, Split
-from wsbench.udf import CLAMP, attach_udf, chamfer, udf_bank, udf_queries, unsigned_distance
+from wsbench.core.contracts import DataSplits, Split
+from wsbench.core.reconstruction import chamfer
+from wsbench.data.udf import CLAMP, attach_udf, udf_bank, udf_queries, unsigned_distance
 
 
 def brute_force(points, queries):

@@ -2,11 +2,11 @@ import pytest
 import torch
 
 from wsbench.inr.siren import SirenLayout, siren_forward
-from wsbench.weightspace.dwsnet import DWSNet
-from wsbench.weightspace.flat import FlatMLP
-from wsbench.weightspace.graph import NeuralGraph
-from wsbench.weightspace.nfn import NFN
-from wsbench.weightspace.symmetry import permute_hidden
+from wsbench.models.dwsnet import DWSNet
+from wsbench.models.flat import FlatMLP
+from wsbench.models.graph import NeuralGraph
+from wsbench.models.nfn import NFN
+from wsbench.models.symmetry import permute_hidden
 
 LAYOUTS = [SirenLayout((2, 32, 32, 1)), SirenLayout((3, 16, 16, 1))]
 INVARIANT = {

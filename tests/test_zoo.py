@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-import wsbench.zoo as zoo_module
-from wsbench.errors import UserError
+import wsbench.zoo.store as zoo_module
+from wsbench.core.errors import UserError
 from wsbench.inr.fields import Field
 from wsbench.inr.fit import fit_inrs
 from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
-from wsbench.params import resolve
-from wsbench.zoo import Zoo, ZooSpec
+from wsbench.core.params import resolve
+from wsbench.zoo.store import Zoo, ZooSpec
 
 
 def synthetic_train(registry):
@@ -20,7 +20,7 @@ def synthetic_train(registry):
 
 def spec(**over):
     return ZooSpec(**{"dataset": "synthetic", "data_checksums": {}, "part": "train", "widths": (2, 8, 8, 1),
-                      "steps": 30, "lr": 1e-3, "shard_size": 5, **over})
+                      "inr_steps": 30, "inr_lr": 1e-3, "shard_size": 5, **over})
 
 
 def test_batched_fit_equals_one_at_a_time():
@@ -46,14 +46,14 @@ def test_early_stop_freezes_finished_inrs():
 
 def test_zoo_id_depends_on_what_determines_it():
     assert spec().zoo_id == spec().zoo_id
-    assert spec(seed=1).zoo_id != spec().zoo_id and spec(offset=0.5).zoo_id != spec().zoo_id
-    assert spec(init_scheme="dwsnet").zoo_id != spec().zoo_id
+    assert spec(inr_seed=1).zoo_id != spec().zoo_id and spec(inr_offset=0.5).zoo_id != spec().zoo_id
+    assert spec(inr_init_scheme="dwsnet").zoo_id != spec().zoo_id
 
 
 def test_shards_do_not_depend_on_sharding(registry, tmp_path):
     train = synthetic_train(registry)
-    a = Zoo(spec(shard_size=5, psnr_stop=None), tmp_path, train, "image")
-    b = Zoo(spec(shard_size=12, psnr_stop=None), tmp_path, train, "image")
+    a = Zoo(spec(shard_size=5, inr_psnr_stop=None), tmp_path, train, "image")
+    b = Zoo(spec(shard_size=12, inr_psnr_stop=None), tmp_path, train, "image")
     a.fit(), b.fit()
     np.testing.assert_allclose(a.load()["weights"], b.load()["weights"], atol=1e-6)
 
@@ -97,7 +97,7 @@ def test_corrupt_shard_is_detected_and_refitted(registry, tmp_path):
 
 
 def test_views_refit_each_sample_from_different_inits(registry, tmp_path):
-    zoo = Zoo(spec(views=2, steps=5), tmp_path, synthetic_train(registry), "image")
+    zoo = Zoo(spec(inr_views=2, inr_steps=5), tmp_path, synthetic_train(registry), "image")
     zoo.fit()
     got = zoo.load()
     assert len(got["weights"]) == 24 and sorted(set(got["view"])) == [0, 1]
@@ -105,16 +105,16 @@ def test_views_refit_each_sample_from_different_inits(registry, tmp_path):
 
 
 def test_zoo_cli_fits_then_reports(dirs, cli):
-    args = ("--dataset", "synthetic", "--zoo-param", "widths=2,8,8,1", "--zoo-param", "steps=5",
-            "--zoo-param", "shard_size=50")
+    args = ("--dataset", "synthetic", "--zoo-param", "inr_hidden=8,8", "--zoo-param", "inr_steps=5",
+            "--shard-size", "50")
     code, out, err = cli("zoo", "info", *args)
     assert code == 0 and '"shards_done": 0' in out and '"shards": 2' in out
     code, out, err = cli("zoo", "fit", *args, "--shards", "1")
     assert code == 0 and '"shards_done": 1' in out
     code, out, err = cli("zoo", "fit", *args)
     assert code == 0 and "fitted 1 shards" in err and '"shards_done": 2' in out
-    code, _, err = cli("zoo", "info", "--dataset", "synthetic", "--zoo-param", "stepz=5")
-    assert code == 2 and "--zoo-param 'stepz': unknown" in err
+    code, _, err = cli("zoo", "info", "--dataset", "synthetic", "--zoo-param", "steps=5")
+    assert code == 2 and "--zoo-param: unknown parameter 'steps'" in err and "inr_steps" in err
 
 
 def test_fit_matches_torch_adam_and_early_stop_matches_fitting_alone():
@@ -137,12 +137,12 @@ def test_fit_matches_torch_adam_and_early_stop_matches_fitting_alone():
 
 
 def test_zoo_init_scheme_reaches_the_fit_and_bad_scheme_is_named(registry, tmp_path):
-    zoo = Zoo(spec(init_scheme="dwsnet"), tmp_path, synthetic_train(registry), "image")
+    zoo = Zoo(spec(inr_init_scheme="dwsnet"), tmp_path, synthetic_train(registry), "image")
     init = zoo.init_weights(zoo.items[:3])
     biases = torch.cat([b for _, b in zoo.spec.layout.unflatten(init)], 1)
     assert biases.abs().max() == 0 and init.abs().max() <= (6 / 2) ** 0.5 / 30
     with pytest.raises(UserError, match="init_scheme 'he'"):
-        Zoo(spec(init_scheme="he"), tmp_path, synthetic_train(registry), "image")
+        Zoo(spec(inr_init_scheme="he"), tmp_path, synthetic_train(registry), "image")
 
 
 def test_independent_inits_differ_between_parts_and_a_shared_init_does_not(registry, tmp_path):
@@ -153,7 +153,7 @@ def test_independent_inits_differ_between_parts_and_a_shared_init_does_not(regis
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
         assert not torch.allclose(inits[a][0], inits[b][0]), (a, b)
     assert not torch.allclose(inits["train"][0], inits["train"][1])
-    shared = {part: Zoo(spec(part=part, init="shared"), tmp_path, split, "image").init_weights([(0, 0)])
+    shared = {part: Zoo(spec(part=part, inr_init="shared"), tmp_path, split, "image").init_weights([(0, 0)])
               for part in ("train", "val")}
     torch.testing.assert_close(shared["train"], shared["val"])
     with pytest.raises(UserError, match="zoo part 'dev'"):

@@ -7,11 +7,12 @@ import torch
 
 from conftest import records
 from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
-from wsbench.params import resolve
-from wsbench.report import aggregate
-from wsbench.weightspace.symmetry import permute_hidden
-from wsbench.zoo import Zoo
-from wsbench.zoo_method import affine_augment, zoo_specs
+from wsbench.core.params import resolve
+from wsbench.report.tables import aggregate
+from wsbench.models.symmetry import permute_hidden
+from wsbench.zoo.store import Zoo
+from wsbench.models.symmetry import affine_augment
+from wsbench.zoo.recipe import zoo_specs
 
 LAYOUT = SirenLayout((2, 16, 16, 1))
 

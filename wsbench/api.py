@@ -1,217 +1,25 @@
-"""The contracts between the harness and its plugins (methods and data sets).
+"""The plugin API: the one import path for method and data-set files, kept stable while
+the package behind it moves. Write plugins against these names only.
 
-Plugins are plain files in methods/ and datasets/; each defines one subclass of
-Method or Dataset. The harness owns seeds, splits, scoring and records, so a
-plugin only turns data into predictions (methods) or files into arrays (data sets).
+    from wsbench.api import Method, MethodOutput, Param, train_feature_head
 """
-from __future__ import annotations
+from wsbench.core.context import RunContext
+from wsbench.core.contracts import (SHAPE_BOUND, DataSplits, Dataset, HeadResult, HeldOutSplit, Method, MethodOutput,
+                                    Param, Reconstruction, Split)
+from wsbench.core.errors import ProtocolViolation, UserError
+from wsbench.core.params import parse_widths
+from wsbench.data.fields import field_of, siren_layout, split_fields
+from wsbench.data.splits import read_split
+from wsbench.data.store import StoredDataset
+from wsbench.inr.fields import Field
+from wsbench.inr.siren import SirenLayout, siren_forward
+from wsbench.train.heads import predict, train_classifier, train_feature_head
+from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
+from wsbench.zoo.method import ZooMethod
+from wsbench.zoo.recipe import DWSNET_SET, QUICK_ZOO
 
-import json
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import numpy as np
-import torch
-
-from wsbench.errors import DataNotPrepared, ProtocolViolation, UserError
-from wsbench.fileio import sha256_file
-from wsbench.inr.siren import SirenLayout
-
-if TYPE_CHECKING:
-    from wsbench.context import RunContext
-
-
-@dataclass(frozen=True)
-class Param:
-    """A declared, typed parameter of a plugin; `--param key=value` is checked against it."""
-
-    default: Any
-    help: str = ""
-    choices: tuple | None = None
-
-    @property
-    def type(self) -> type:
-        return type(self.default)
-
-
-@dataclass
-class Split:
-    """One split of a data set, with its labels (what data sets load and the harness keeps).
-
-    x: images (N, H, W, C) float32 in [0, 1], or point clouds (N, P, 3) float32 in
-    the unit ball; y: (N,) int64 class indices in [0, num_classes). Point clouds also
-    carry the query bank of their unsigned distance functions: coords (N, Q, 3) and
-    values (N, Q, 1) float32.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    coords: torch.Tensor | None = None
-    values: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def subset(self, idx: torch.Tensor) -> "Split":
-        return Split(self.x[idx], self.y[idx], *((self.coords[idx], self.values[idx])
-                                                 if self.coords is not None else ()))
-
-    def without_labels(self, name: str) -> "HeldOutSplit":
-        return HeldOutSplit(name, self.x, self.coords, self.values)
-
-
-@dataclass
-class HeldOutSplit:
-    """A validation or test split as a method receives it: the signals, not the labels.
-
-    The labels stay with the harness, which scores the predictions; reading `y`
-    raises, and the run ends `failed`, so no method can train, select or stop on them.
-    """
-
-    name: str
-    x: torch.Tensor
-    coords: torch.Tensor | None = None
-    values: torch.Tensor | None = None
-
-    @property
-    def y(self) -> torch.Tensor:
-        raise ProtocolViolation(f"the labels of the {self.name} split stay with the harness; a method "
-                                f"gets only the training labels (data.train.y)")
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def subset(self, idx: torch.Tensor) -> "HeldOutSplit":
-        return HeldOutSplit(self.name, self.x[idx], *((self.coords[idx], self.values[idx])
-                                                      if self.coords is not None else ()))
-
-
-@dataclass
-class DataSplits:
-    """Fixed train/val/test splits of one data set. `modality` is "image" or "pointcloud".
-
-    Data sets return all three splits with labels; a method receives `blind()`:
-    the training split with labels, validation and test as HeldOutSplit.
-    """
-
-    name: str
-    modality: str
-    num_classes: int
-    train: Split
-    val: Split | HeldOutSplit
-    test: Split | HeldOutSplit
-    checksums: dict[str, str] = field(default_factory=dict)
-    # cost of derived data shared between runs (UDF banks): name -> {wall_s, cpu_s, here_wall_s, here_cpu_s}
-    shared_costs: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    def blind(self) -> "DataSplits":
-        return replace(self, val=self.val.without_labels("validation"), test=self.test.without_labels("test"))
-
-
-@dataclass
-class HeadResult:
-    """Per-epoch predicted labels of one classifier head on val and test.
-
-    Each entry is a 1-D integer array with one class index in [0, num_classes) per
-    sample of the split, in split order; epochs count from 1 in the record. The
-    harness checks every array, picks the epoch with the best validation accuracy
-    and reports the test accuracy of that epoch, so every method is selected and
-    scored alike.
-    """
-
-    val_pred: list[np.ndarray]
-    test_pred: list[np.ndarray]
-    num_params: int = 0
-
-
-@dataclass
-class Reconstruction:
-    """The INRs a method represents the test samples with, in split order: flat SIREN
-    weights (N_test, P) of `layout`, whose outputs plus `offset` approximate the
-    signals. The harness scores them with one scheme for every method
-    (wsbench.reconstruction)."""
-
-    layout: SirenLayout
-    test_weights: torch.Tensor
-    offset: float = 0.0
-
-
-@dataclass
-class MethodOutput:
-    heads: dict[str, HeadResult]
-    metrics: dict[str, float] = field(default_factory=dict)
-    num_params: dict[str, int] = field(default_factory=dict)
-    reconstruction: Reconstruction | None = None
-
-
-class Plugin(ABC):
-    """`version` is part of every run's identity: bump it whenever a change alters what
-    the plugin computes (a method's predictions, a data set's arrays), so that records
-    of the old code are neither reused nor averaged with new ones. The fingerprint
-    test (tests/test_contract.py) fails when a method's smoke-profile predictions
-    change while its version stays."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    version: ClassVar[int] = 1
-    params: ClassVar[dict[str, Param]] = {}
-
-
-class Method(Plugin):
-    """A weight-space method: from data splits to per-epoch predictions of its heads.
-
-    `profiles` maps a profile name ("quick" for a 2-core CPU, "paper" following
-    the paper on a GPU) to parameter overrides on top of the declared defaults.
-    """
-
-    modalities: ClassVar[tuple[str, ...]] = ("image",)
-    profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
-
-    def unsupported(self, modality: str, params: dict[str, Any]) -> str | None:
-        """Why this method cannot run on data of this modality with these parameters
-        (the run is recorded as skipped), or None."""
-        if modality not in self.modalities:
-            return f"{self.name} handles {', '.join(self.modalities)} data, not {modality}"
-        return None
-
-    @abstractmethod
-    def run(self, data: DataSplits, params: dict[str, Any], ctx: "RunContext") -> MethodOutput:
-        """Represent the splits, train the heads, return their per-epoch predictions."""
-
-
-class Dataset(Plugin):
-    """A data set: `prepare` once (the only step allowed to read a source or the
-    network), then `load` cheaply and offline from the data root."""
-
-    modality: ClassVar[str] = "image"
-    needs_prepare: ClassVar[bool] = True
-    prepare_hint: ClassVar[str] = ""
-
-    def prepare(self, root: Path, source: Path | None, params: dict[str, Any]) -> None:
-        """Write the prepared files under root (atomically). Default: nothing to do."""
-
-    @abstractmethod
-    def load(self, root: Path, params: dict[str, Any]) -> DataSplits:
-        """Read the prepared data from root; fast and offline."""
-
-    def is_prepared(self, root: Path) -> bool:
-        """Whether `load` can work offline: the prepared files exist (or none are needed)."""
-        folder = root / self.name
-        return not self.needs_prepare or ((folder / "meta.json").is_file() and (folder / "data.npz").is_file())
-
-    def require_prepared(self, root: Path) -> None:
-        if not self.is_prepared(root):
-            raise DataNotPrepared(f"data set {self.name!r} is not prepared under {root}; run "
-                                  f"`wsbench prepare {self.name} --from DIR`{self.prepare_hint}")
-
-    def read_prepared(self, root: Path) -> tuple[dict, Any]:
-        """meta.json and the arrays of data.npz written by `prepare`, checksum verified."""
-        self.require_prepared(root)
-        meta_path, data_path = root / self.name / "meta.json", root / self.name / "data.npz"
-        meta = json.loads(meta_path.read_text())
-        if sha256_file(data_path) != meta["sha256"]:
-            raise UserError(f"{data_path}: checksum mismatch; run `wsbench prepare {self.name}` again")
-        return meta, np.load(data_path)
-
+__all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
+           "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Param", "ProtocolViolation",
+           "Reconstruction", "RunContext", "SirenLayout", "Split", "StoredDataset", "UserError", "ZooMethod",
+           "field_of", "parse_widths", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",
+           "stage_result", "train_classifier", "train_feature_head"]

@@ -1,29 +1,27 @@
-"""Command line: wsbench list | prepare | run | report | verify | sweep | status | zoo."""
+"""Command line: wsbench list | prepare | run | report | verify | sweep | status | zoo.
+
+Each command imports what it needs when it runs, so `wsbench --help` and light commands
+do not pay for torch-geometric, matplotlib, scikit-learn or submitit.
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
-from tabulate import tabulate
-from tqdm import tqdm
+from wsbench.core import params as P
+from wsbench.core.discovery import discover
+from wsbench.cluster.settings import CLUSTER_SETTINGS
+from wsbench.core.errors import UserError
+from wsbench.core.paths import data_root, plugin_dirs, project_root, results_dir
 
-from wsbench import params as P
-from wsbench.api import Param
-from wsbench.discovery import REPO_ROOT, discover
-from wsbench.errors import UserError
-from wsbench.figures import figures_for
-from wsbench.launch import run_states, submit
-from wsbench.paths import data_root, results_dir
-from wsbench.report import FORMATS, render
-from wsbench.results import load_records
-from wsbench.runner import Runner, parse_seeds, plan, resolve_device, summarize
-from wsbench.sweep import CLUSTER_FILE, CLUSTER_KEYS, load_sweep, read_cluster_settings
-from wsbench.verify import verify
-from wsbench.zoo import Zoo, ZooSpec
+
+
+def print_params(cls, verbose: bool) -> None:
+    for key, spec in cls.params.items() if verbose else ():
+        print(f"      {key}={spec.default!r}  {spec.help}")
 
 
 def cmd_list(args, reg) -> None:
@@ -32,16 +30,12 @@ def cmd_list(args, reg) -> None:
     for name, cls in sorted(reg.methods.items()):
         profiles = ", ".join(p for p in cls.profiles if "@" not in p)
         print(f"  {name:16s} {cls.description} [profiles: {profiles}]")
-        if args.verbose:
-            for key, spec in cls.params.items():
-                print(f"      {key}={spec.default!r}  {spec.help}")
+        print_params(cls, args.verbose)
     print("data sets:")
     for name, cls in sorted(reg.datasets.items()):
         state = "ready" if cls().is_prepared(root) else f"not prepared: wsbench prepare {name} --from DIR"
         print(f"  {name:16s} {cls.description} [{state}]")
-        if args.verbose:
-            for key, spec in cls.params.items():
-                print(f"      {key}={spec.default!r}  {spec.help}")
+        print_params(cls, args.verbose)
     for path, error in reg.broken.items():
         print(f"broken plugin {path}:\n    " + error.replace("\n", "\n    "))
 
@@ -51,16 +45,19 @@ def cmd_prepare(args, reg) -> None:
     if not cls.needs_prepare:
         print(f"{args.name} needs no preparation")
         return
-    root = data_root(args.data_root)
-    cls().prepare(root, args.source, P.resolve(cls, P.parse_assignments(args.data_param, "--data-param")))
-    print(f"prepared {args.name} under {root / args.name}")
+    dataset, root = cls(), data_root(args.data_root)
+    dataset.prepare(root, args.source, P.resolve(cls, P.parse_assignments(args.data_param, "--data-param")))
+    print(f"prepared {args.name} under {dataset.folder(root)}")
 
 
 def cmd_run(args, reg) -> None:
+    from wsbench.core.runner import Runner, parse_seeds, plan, resolve_device, summarize
+    from wsbench.report.figures import figures_for
+    from wsbench.report.tables import render
     specs = plan(reg, args.method, args.dataset, parse_seeds(args.seeds), args.profile,
                  args.param, args.data_param, tune=args.tune)
     runner = Runner(reg, data_root(args.data_root), results_dir(args.results), resolve_device(args.device),
-                    plugins=args.plugins, force=args.force, quiet=args.quiet)
+                    force=args.force, quiet=args.quiet)
     records = []
     for i, spec in enumerate(specs, 1):
         record, ran = runner.run(spec)
@@ -76,6 +73,10 @@ def cmd_run(args, reg) -> None:
 
 
 def cmd_report(args, reg) -> None:
+    from wsbench.cluster.sweepfile import load_sweep
+    from wsbench.core.records import load_records
+    from wsbench.report.figures import figures_for
+    from wsbench.report.tables import render
     results = results_dir(args.results)
     records = load_records(results)
     if args.sweep:
@@ -91,6 +92,7 @@ def cmd_report(args, reg) -> None:
 
 
 def cmd_verify(args, reg) -> None:
+    from wsbench.core.verify import verify
     checked, problems = verify(results_dir(args.results), data_root(args.data_root), reg)
     for problem in problems:
         print(f"MISMATCH {problem}")
@@ -100,45 +102,55 @@ def cmd_verify(args, reg) -> None:
 
 
 def cmd_sweep(args, reg) -> None:
+    from wsbench.cluster.submit import submit
+    from wsbench.cluster.sweepfile import CLUSTER_FILE, load_sweep, read_cluster_settings
     sweep = load_sweep(args.file, reg)
-    settings = {**read_cluster_settings(Path(args.settings) if args.settings else CLUSTER_FILE),
+    settings_file = Path(args.settings) if args.settings else project_root(args.project) / CLUSTER_FILE
+    settings = {**read_cluster_settings(settings_file, required=bool(args.settings)),
                 **sweep.cluster,
-                **{k: v for k, v in vars(args).items() if k in CLUSTER_KEYS and v is not None}}
+                **{k: v for k, v in vars(args).items() if k in CLUSTER_SETTINGS and v is not None}}
     results = results_dir(args.results)
     submitted = submit(sweep, reg, args.cluster, settings, data_root(args.data_root), results, args.device,
-                       args.plugins, dry_run=args.dry_run, wait=args.wait,
-                       log=lambda m: print(m, file=sys.stderr, flush=True))
+                       dry_run=args.dry_run, wait=args.wait, log=lambda m: print(m, file=sys.stderr, flush=True))
     if submitted and not args.dry_run and (args.wait or args.cluster != "slurm"):
         cmd_status(args, reg)
 
 
 def cmd_status(args, reg) -> None:
+    from collections import Counter
+
+    from tabulate import tabulate
+
+    from wsbench.cluster.status import run_states
+    from wsbench.cluster.sweepfile import load_sweep
     rows = run_states(load_sweep(args.file, reg), results_dir(args.results))
     print(tabulate(rows, headers="keys", tablefmt="github"))
     counts = Counter(row["state"] for row in rows)
     print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
 
 
-def zoo_from_args(args, reg) -> Zoo:
+def zoo_from_args(args, reg):
+    """The zoo of one part of a recipe (the zoo methods' inr_* parameters) on a data set."""
+    from wsbench.zoo.recipe import RECIPE, zoo_specs
+    from wsbench.zoo.store import PARTS, Zoo
+
     cls = reg.dataset(args.dataset)
     data_params = P.resolve(cls, P.parse_assignments(args.data_param, "--data-param"))
-    data = cls().load(data_root(args.data_root), data_params)
-    fields = {f.name: f for f in dataclasses.fields(ZooSpec)}
-    values = {}
-    for key, text in P.parse_assignments(args.zoo_param, "--zoo-param").items():
-        if key not in fields or key in ("dataset", "data_checksums", "part"):
-            raise UserError(f"--zoo-param {key!r}: unknown; choose from "
-                            f"{', '.join(k for k in fields if k not in ('dataset', 'data_checksums', 'part'))}")
-        values[key] = (tuple(int(w) for w in text.split(",")) if key == "widths"
-                       else None if text.lower() == "none"  # psnr_stop=none: no early stop
-                       else P.parse_value(key, Param(fields[key].default), text, "zoo"))
-    if args.part not in ("train", "val", "test"):
+    recipe = {key: spec.default for key, spec in RECIPE.items()}
+    recipe.update(P.parse_overrides(RECIPE, P.parse_assignments(args.zoo_param, "--zoo-param"), "--zoo-param"))
+    if args.part not in PARTS:
         raise UserError(f"--part {args.part!r}: choose train, val or test")
-    spec = ZooSpec(args.dataset, data.checksums, args.part, **values)
+    if args.shard_size < 1:
+        raise UserError(f"--shard-size {args.shard_size}: expected at least 1")
+    data = cls().load(data_root(args.data_root), data_params)
+    spec = dataclasses.replace(zoo_specs(data, recipe, None)[args.part], shard_size=args.shard_size)
     return Zoo(spec, data_root(args.data_root), getattr(data, args.part), data.modality)
 
 
 def cmd_zoo(args, reg) -> None:
+    from tqdm import tqdm
+
+    from wsbench.core.runner import parse_seeds, resolve_device
     zoo = zoo_from_args(args, reg)
     if args.action == "fit":
         shards = parse_seeds(args.shards) if args.shards else None
@@ -150,6 +162,8 @@ def cmd_zoo(args, reg) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wsbench", description="Benchmark of weight-space learning methods.")
+    parser.add_argument("--project", help="the project folder: its methods/, datasets/ and slurm/cluster.yaml "
+                                          "add to the shipped ones (default $WSBENCH_PROJECT or the working directory)")
     parser.add_argument("--data-root", help="prepared data (default $WSBENCH_DATA or ~/.cache/wsbench/data)")
     parser.add_argument("--results", help="run records (default $WSBENCH_RESULTS or ./results)")
     parser.add_argument("--plugins", action="append", default=[], metavar="DIR",
@@ -178,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true",
                    help="tuning runs: score validation only, never compute a test accuracy (in no table)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
+    p.add_argument("--format", default="markdown", help="markdown, latex, plain or csv")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="mean ± SE table of the stored run records")
@@ -188,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true", help="the validation table of the tuning runs instead")
     p.add_argument("--figures", action="store_true",
                    help="also write PNG figures (latent PCA, reconstructed shapes) under RESULTS/figures")
-    p.add_argument("--format", default="markdown", help=f"{', '.join(FORMATS)} or csv")
+    p.add_argument("--format", default="markdown", help="markdown, latex, plain or csv")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("verify", help="recompute every record's accuracies from its stored predictions "
@@ -201,12 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list what would be submitted")
     p.add_argument("--wait", action="store_true", help="block until the jobs end (always for local and debug)")
     p.add_argument("--device", default="auto", help="device inside the jobs: auto, cpu or cuda")
-    p.add_argument("--settings", help=f"cluster settings file (default {CLUSTER_FILE.relative_to(REPO_ROOT)})")
-    for key, kind, help_ in (("partition", str, "SLURM partition"), ("account", str, "SLURM account"),
-                             ("qos", str, "SLURM QoS"), ("gpus_per_node", int, "GPUs per job"),
-                             ("cpus_per_task", int, "CPUs per job"), ("mem_gb", int, "memory per job in GB"),
-                             ("timeout_min", int, "time limit per job in minutes"),
-                             ("array_parallelism", int, "array tasks running at once")):
+    p.add_argument("--settings", help="cluster settings file (default slurm/cluster.yaml in the project folder)")
+    for key, (kind, help_) in CLUSTER_SETTINGS.items():
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, help=help_)
     p.set_defaults(func=cmd_sweep)
 
@@ -215,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--part", default="train", help="train, val or test")
     p.add_argument("--zoo-param", action="append", default=[], metavar="KEY=VALUE",
-                   help="widths=2,32,32,1 steps lr psnr_stop offset init init_scheme views limit seed shard_size w0")
+                   help="the zoo methods' recipe parameters: inr_hidden inr_w0 inr_steps inr_lr inr_psnr_stop "
+                        "inr_offset inr_init inr_init_scheme inr_views inr_train_limit inr_seed")
+    p.add_argument("--shard-size", type=int, default=1024, help="INRs per stored shard")
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--shards", help="only these shards (for workers): 0-9 or 3,4")
     p.add_argument("--device", default="auto")
@@ -233,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         args.method = args.method or ["hyperinr"]
         args.dataset = args.dataset or ["digits"]
     try:
-        args.func(args, discover(args.plugins))
+        args.func(args, discover(plugin_dirs(project_root(args.project), args.plugins)))
     except UserError as err:
         print(f"wsbench: error: {err}", file=sys.stderr)
         sys.exit(2)

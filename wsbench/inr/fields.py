@@ -2,7 +2,7 @@
 
 Images are pixel values at a pixel grid shared by all samples; point clouds are
 unsigned distances at per-shape query points. Methods fit INRs to Fields and so
-handle both modalities with the same code.
+handle both modalities with the same code (wsbench.data.fields makes them from splits).
 """
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from dataclasses import dataclass
 
 import torch
 
-from wsbench.api import Split
-from wsbench.errors import UserError
-from wsbench.inr.siren import pixel_grid
 
 
 @dataclass
@@ -20,17 +17,6 @@ class Field:
     coords: torch.Tensor  # (Q, d) shared by all samples, or (N, Q, d)
     values: torch.Tensor  # (N, Q, C)
     loss: str             # "mse" (pixels) or "l1" (distances, as in inr2vec)
-
-    @classmethod
-    def of(cls, split: Split, modality: str) -> "Field":
-        if modality == "image":
-            n, h, w, c = split.x.shape
-            return cls(pixel_grid(h, w), split.x.reshape(n, h * w, c), "mse")
-        if modality == "pointcloud":
-            if split.coords is None or split.values is None:
-                raise UserError("point-cloud split without UDF queries; load it through its data set")
-            return cls(split.coords, split.values, "l1")
-        raise UserError(f"no field for modality {modality!r}")
 
     def __len__(self) -> int:
         return self.values.shape[0]

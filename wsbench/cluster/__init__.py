@@ -1,0 +1,1 @@
+"""Clusters: sweep files, shared stages, submission through submitit, and run status."""

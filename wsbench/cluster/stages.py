@@ -1,0 +1,83 @@
+"""Work several runs of a sweep share, done once in jobs of its own before the runs:
+preparing a data set, and the shared work that methods declare (an INR zoo).
+
+The submit host loads no data: a method describes its shared work from its parameters
+alone (Method.shared_work), and the stage's job loads the data and does it."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from wsbench.cluster.sweepfile import Sweep
+from wsbench.core.context import RunContext
+from wsbench.core.discovery import Registry, discover
+from wsbench.core.errors import UserError
+from wsbench.core.runner import RunSpec, resolve_device
+
+
+@dataclass
+class Stage:
+    """Work that several runs share, run once before them."""
+
+    key: str
+    fn: Callable
+    args: tuple
+
+
+def prepare_job(name: str, source: str | None, data_params: dict, data_root: str, plugin_dirs: list[str]) -> str:
+    discover(plugin_dirs).dataset(name)().prepare(Path(data_root), Path(source) if source else None, data_params)
+    return name
+
+
+def shared_job(method: str, dataset: str, data_params: dict, work: dict[str, Any], data_root: str,
+               plugin_dirs: list[str], device: str) -> str:
+    reg = discover(plugin_dirs)
+    data = reg.dataset(dataset)().load(Path(data_root), data_params)
+    ctx = RunContext(resolve_device(device), seed=0, quiet=True, data_root=Path(data_root))
+    reg.method(method)().do_shared_work(data, work, ctx)
+    return f"{method} shared work on {dataset} done"
+
+
+def data_stages(sweep: Sweep, reg: Registry, data_root: Path) -> list[Stage]:
+    """One stage per data set of the sweep that is not prepared yet."""
+    stages = {}
+    for spec in sweep.specs:
+        dataset = reg.dataset(spec.dataset)()
+        if spec.dataset not in stages and not dataset.is_prepared(data_root):
+            stages[spec.dataset] = Stage(
+                f"prepare {spec.dataset}", prepare_job,
+                (spec.dataset, sweep.sources.get(spec.dataset), spec.data_params, str(data_root), reg.dirs))
+    return list(stages.values())
+
+
+def shared_stages(specs: list[RunSpec], reg: Registry, data_root: Path, device: str) -> list[Stage]:
+    """One stage per distinct shared work (on one data set) that these runs' methods declare;
+    a stage whose work is already done finds it so and ends at once."""
+    stages: dict[str, Stage] = {}
+    for spec in specs:
+        work = reg.method(spec.method)().shared_work(spec.params, spec.seed)
+        if work is None:
+            continue
+        key = json.dumps({"dataset": spec.dataset, "data_params": spec.data_params, "work": work}, sort_keys=True)
+        if key not in stages:
+            digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+            stages[key] = Stage(f"shared work {digest} of {spec.method} on {spec.dataset} ({', '.join(work)})",
+                                shared_job, (spec.method, spec.dataset, spec.data_params, work, str(data_root),
+                                             reg.dirs, device))
+    return list(stages.values())
+
+
+def run_stages(stages: list[Stage], executor, log: Callable[[str], None]) -> None:
+    """Submit stages together and wait for all of them; a failed stage stops the sweep."""
+    jobs = []
+    for stage in stages:
+        log(f"  stage {stage.key} ...")
+        jobs.append((stage, executor.submit(stage.fn, *stage.args)))
+    for stage, job in jobs:
+        try:
+            job.result()
+        except Exception as err:
+            raise UserError(f"stage {stage.key} failed ({err}); log: {job.paths.stderr}") from None

@@ -1,0 +1,86 @@
+"""Where each run of a sweep stands: done, failed, skipped, running, pending or not submitted,
+from its record, the sweep's job book (results/sweeps/<name>/jobs.json) and SLURM's queue."""
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from pathlib import Path
+
+from wsbench.cluster.sweepfile import Sweep
+from wsbench.core.records import read_record, record_path
+from wsbench.report.tables import config_labels
+
+ACTIVE = {"pending", "running"}
+
+
+def sweep_dir(results: Path, sweep: Sweep) -> Path:
+    return results / "sweeps" / sweep.name
+
+
+def read_jobs(path: Path) -> dict:
+    record = read_record(path)
+    return record if record else {"runs": {}}
+
+
+def _table(cmd: list[str]) -> dict[str, str]:
+    """Run a SLURM query printing `id|STATE` lines; {} when SLURM cannot be asked."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    rows = (line.split("|", 1) for line in out.splitlines() if "|" in line)
+    return {job_id.strip(): (raw.split() or ["UNKNOWN"])[0] for job_id, raw in rows}
+
+
+def job_states(jobs: dict) -> dict[str, str]:
+    """run id -> pending | running | ended (STATE), from squeue (one line per array
+    task) and SLURM accounting, or from the process table for local jobs."""
+    runs = jobs.get("runs", {})
+    if jobs.get("cluster") == "slurm" and runs:
+        queued = _table(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T"])
+        ids = ",".join(sorted({r["job_id"] for r in runs.values()} - set(queued)))
+        ended = _table(["sacct", "-j", ids, "-X", "-n", "--parsable2", "-o", "JobID,State"]) if ids else {}
+        states = {}
+        for rid, r in runs.items():
+            word = queued.get(r["job_id"])
+            states[rid] = ("pending" if word == "PENDING" else "running" if word else
+                           f"ended ({ended.get(r['job_id'], 'UNKNOWN')})")
+        return states
+
+    def alive(pid: str) -> bool:  # local jobs are processes of this machine
+        try:
+            os.kill(int(pid.split("_")[0]), 0)
+            return True
+        except (OSError, ValueError):
+            return False
+    return {rid: "running" if jobs.get("cluster") == "local" and alive(r["job_id"]) else "ended"
+            for rid, r in runs.items()}
+
+
+def run_states(sweep: Sweep, results: Path) -> list[dict]:
+    """One row per run of the sweep: done / failed / skipped / running / pending / not submitted."""
+    jobs = read_jobs(sweep_dir(results, sweep) / "jobs.json")
+    live = job_states(jobs)
+    rows = []
+    labels = config_labels([spec.identity for spec in sweep.specs])
+    for spec, config in zip(sweep.specs, labels):
+        record = read_record(record_path(results, spec.run_id))
+        job = jobs["runs"].get(spec.run_id, {})
+        row = {"run": spec.run_id, "method": spec.method, "config": config, "dataset": spec.dataset,
+               "seed": spec.seed, "job": job.get("job_id", ""), "log": job.get("stderr", "")}
+        if record and record.get("status") == "ok":
+            row["state"] = "done"
+        elif record and record.get("status") == "skipped":
+            row["state"], row["reason"] = "skipped", record.get("reason", "")
+        elif job and live.get(spec.run_id) in ACTIVE:
+            row["state"] = live[spec.run_id]
+        elif record:
+            lines = record.get("error", "").strip().splitlines()
+            row["state"], row["reason"] = "failed", lines[-1] if lines else ""
+        elif job:
+            row["state"], row["reason"] = "failed", f"job {live.get(spec.run_id, 'ended')} without a record"
+        else:
+            row["state"] = "not submitted"
+        rows.append(row)
+    return rows

@@ -1,0 +1,123 @@
+"""Submit sweeps through submitit: shared stages first, then the runs as one job array.
+
+A job receives small plain arguments (a run's spec as a dict and folder paths) and
+calls a function of this package, never a large pickle. Each run writes its own
+record, so a crashed task loses nothing but itself, and a resubmission sends only
+the runs that have no `ok` record and are not pending or running.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import submitit
+
+from wsbench.cluster.stages import data_stages, run_stages, shared_stages
+from wsbench.cluster.status import ACTIVE, read_jobs, run_states, sweep_dir
+from wsbench.cluster.sweepfile import Sweep
+from wsbench.core.discovery import Registry, discover
+from wsbench.core.errors import UserError
+from wsbench.core.fileio import atomic_write_json
+from wsbench.core.records import read_record, record_path, write_record
+from wsbench.core.runner import Runner, RunSpec, failed_record, resolve_device
+
+CLUSTERS = ("slurm", "local", "debug")
+
+
+class RunJob(submitit.helpers.Checkpointable):
+    """One run in a job. On preemption or timeout submitit requeues the same call; the
+    run then resumes from the checkpoints its long stages wrote (wsbench.train.loop)."""
+
+    def __call__(self, spec: dict, data_root: str, results: str, device: str, plugin_dirs: list[str],
+                 threads: int) -> str:
+        runner = Runner(discover(plugin_dirs), Path(data_root), Path(results), resolve_device(device), quiet=True,
+                        threads=threads, log=job_log())
+        record, _ = runner.run(RunSpec(**spec))
+        print(f"{record['run_id']}: {record['status']}", file=sys.stderr, flush=True)
+        return record["status"]
+
+
+def job_log() -> str:
+    """This job's stderr log ("" in the debug executor, which runs jobs in the calling process)."""
+    return str(submitit.JobEnvironment().paths.stderr) if "SUBMITIT_FOLDER" in os.environ else ""
+
+
+def make_executor(kind: str, folder: Path, settings: dict[str, Any]) -> submitit.AutoExecutor:
+    if kind not in CLUSTERS:
+        raise UserError(f"--cluster {kind!r}: choose one of {', '.join(CLUSTERS)}")
+    if kind == "slurm" and shutil.which("sbatch") is None:
+        raise UserError("--cluster slurm: `sbatch` is not on PATH (is SLURM installed and SLURM_CONF set?)")
+    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=kind)
+    generic = {k: settings[k] for k in ("timeout_min", "mem_gb", "cpus_per_task", "gpus_per_node")
+               if settings.get(k) is not None}
+    slurm = {f"slurm_{k}": settings[k] for k in ("partition", "account", "qos", "array_parallelism")
+             if settings.get(k) is not None}
+    executor.update_parameters(name="wsbench", **generic, **slurm)
+    return executor
+
+
+def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Path, results: Path,
+           device: str, dry_run: bool = False, wait: bool = False,
+           log: Callable[[str], None] = print) -> list[RunSpec]:
+    """Submit the sweep's missing and failed runs; with `wait`, block until they end."""
+    states = {row["run"]: row["state"] for row in run_states(sweep, results)}
+    todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", *ACTIVE}]
+    prepare = data_stages(sweep, reg, data_root) if todo else []
+    shared = shared_stages(todo, reg, data_root, device)
+    log(f"sweep {sweep.name}: {len(sweep.specs)} runs, {len(sweep.specs) - len(todo)} done or active, "
+        f"{len(todo)} to submit, {len(prepare) + len(shared)} shared stages")
+    if dry_run:
+        for stage in prepare + shared:
+            log(f"  stage: {stage.key}")
+        for spec in todo:
+            log(f"  run {spec.run_id}: {spec.method} on {spec.dataset} seed {spec.seed} ({states[spec.run_id]})")
+        return todo
+    if not todo:
+        return todo
+    folder = sweep_dir(results, sweep)
+    executor = make_executor(kind, folder / "logs", settings)
+    run_stages(prepare, executor, log)  # shared stages run once, before the runs that need them
+    run_stages(shared, executor, log)  # after the data they load is prepared
+    threads = int(settings.get("cpus_per_task") or 0)
+    jobs = executor.map_array(RunJob(), [dataclasses.asdict(s) for s in todo], *(
+        [value] * len(todo) for value in (str(data_root), str(results), device, reg.dirs, threads)))
+    book = read_jobs(folder / "jobs.json")
+    book["cluster"] = kind
+    for spec, job in zip(todo, jobs):
+        book["runs"][spec.run_id] = {"job_id": str(job.job_id), "stdout": str(job.paths.stdout),
+                                     "stderr": str(job.paths.stderr),
+                                     "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_json(folder / "jobs.json", book)
+    log(f"  submitted {len(jobs)} runs as {kind} job{'s' if len(jobs) > 1 else ''} "
+        f"{jobs[0].job_id}{'..' + str(jobs[-1].job_id) if len(jobs) > 1 else ''}; logs in {folder / 'logs'}")
+    if wait or kind != "slurm":
+        wait_for(todo, jobs, results, log)
+    return todo
+
+
+def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None],
+             poll_seconds: float = 5.0) -> None:
+    """Block until every job ends; a job that died without writing its record (killed,
+    out of memory, cancelled) gets a `failed` record naming its final state and log."""
+    pending = list(zip(specs, jobs))
+    while pending:
+        pending[0][1].done(force_check=True)  # one accounting query refreshes every job's state
+        still = []
+        for spec, job in pending:
+            if not job.done():
+                still.append((spec, job))
+                continue
+            if read_record(record_path(results, spec.run_id)) is None:
+                write_record(results, failed_record(
+                    spec, f"job {job.job_id} ended {job.state} without writing its record",
+                    log=str(job.paths.stderr)))
+                log(f"  job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended {job.state}; "
+                    f"log: {job.paths.stderr}")
+        pending = still
+        if pending:
+            time.sleep(poll_seconds)

@@ -1,0 +1,117 @@
+"""Sweep files: methods x parameter grids x data sets x seeds, expanded into runs.
+
+```yaml
+name: smoke                 # default: the file's stem
+seeds: 3                    # a count, a list, or "2-4"
+profile: smoke              # default profile of every method entry
+methods:
+  - name: hyperinr
+    params: {latent_dim: [8, 16], epochs: 3}   # a list is a grid axis
+datasets:
+  - name: digits
+  - name: synthetic
+    params: {per_class: 10}
+    from: /path/to/source   # optional: `prepare --from` for this data set
+cluster: {timeout_min: 20}  # optional overrides of slurm/cluster.yaml
+```
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wsbench.cluster.settings import CLUSTER_SETTINGS
+from wsbench.core import params as P
+from wsbench.core.discovery import Registry
+from wsbench.core.errors import UserError
+from wsbench.core.runner import RunSpec, make_spec, parse_seeds
+
+CLUSTER_FILE = Path("slurm") / "cluster.yaml"  # in the project folder
+SWEEP_KEYS = {"name", "seeds", "profile", "methods", "datasets", "cluster"}
+
+
+@dataclass
+class Sweep:
+    name: str
+    path: Path
+    specs: list[RunSpec]
+    cluster: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)  # data set -> --from folder
+
+
+def _entries(doc: dict, key: str, path: Path) -> list[dict]:
+    items = doc.get(key)
+    if not isinstance(items, list) or not items:
+        raise UserError(f"{path}: `{key}` must be a non-empty list")
+    out = []
+    for item in items:
+        item = {"name": item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or "name" not in item:
+            raise UserError(f"{path}: every entry of `{key}` needs a `name`, got {item!r}")
+        out.append(item)
+    return out
+
+
+def _grid(values: dict[str, Any]) -> list[dict[str, str]]:
+    """{a: [1, 2], b: 3} -> [{a: "1", b: "3"}, {a: "2", b: "3"}] as --param strings."""
+    keys = sorted(values)
+    axes = [v if isinstance(v, list) else [v] for v in (values[k] for k in keys)]
+    return [{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in zip(keys, combo)}
+            for combo in itertools.product(*axes)]
+
+
+def read_cluster_settings(path: Path, required: bool) -> dict[str, Any]:
+    """The settings in a cluster file; none when an optional file (the project's default) is absent."""
+    if not path.is_file():
+        if required:
+            raise UserError(f"--settings {path}: no such file")
+        return {}
+    try:
+        settings = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"cluster settings {path}: not valid YAML ({err})") from None
+    if not isinstance(settings, dict):
+        raise UserError(f"cluster settings {path}: expected a mapping")
+    check_cluster_keys(settings, path)
+    return settings
+
+
+def check_cluster_keys(settings: dict, where: Any) -> None:
+    unknown = set(settings) - set(CLUSTER_SETTINGS)
+    if unknown:
+        raise UserError(f"{where}: unknown cluster settings {sorted(unknown)}; known: {sorted(CLUSTER_SETTINGS)}")
+
+
+def load_sweep(path: Path, reg: Registry) -> Sweep:
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise UserError(f"sweep file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"sweep file {path}: not valid YAML ({err})") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"sweep file {path}: expected a mapping at the top")
+    unknown = set(doc) - SWEEP_KEYS
+    if unknown:
+        raise UserError(f"sweep file {path}: unknown keys {sorted(unknown)}; known: {sorted(SWEEP_KEYS)}")
+    seeds = doc.get("seeds", 1)
+    seeds = [int(s) for s in seeds] if isinstance(seeds, list) else parse_seeds(str(seeds))
+    cluster = doc.get("cluster") or {}
+    check_cluster_keys(cluster, path)
+    specs, sources = [], {}
+    for d in _entries(doc, "datasets", path):
+        dparams = P.resolve(reg.dataset(d["name"]), {k: str(v) for k, v in (d.get("params") or {}).items()})
+        if d.get("from"):
+            sources[d["name"]] = str(d["from"])
+        for m in _entries(doc, "methods", path):
+            profile = m.get("profile", doc.get("profile", "quick"))
+            for overrides in _grid(m.get("params") or {}):
+                mparams = P.resolve(reg.method(m["name"]), overrides, profile=profile, dataset=d["name"])
+                specs += [make_spec(reg, m["name"], d["name"], s, profile, mparams, dparams) for s in seeds]
+    unique = {s.run_id: s for s in specs}
+    return Sweep(doc.get("name", path.stem), path, list(unique.values()), cluster, sources)

@@ -1,0 +1,84 @@
+"""The stated protocol: seeding, prediction checks, model selection and scoring, the same
+for every method."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from wsbench.core.contracts import HeadResult
+from wsbench.core.errors import ProtocolViolation
+
+# Bump when a change alters what a run computes (splits, selection, scoring):
+# it is part of every run's identity, so old records are not mistaken for new ones.
+# 2: labels withheld from methods, predictions checked and kept, one reconstruction scheme.
+PROTOCOL_VERSION = 2
+
+
+def seed_everything(seed: int) -> None:
+    """The run seed determines all randomness of a run: Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def label_dtype(num_classes: int) -> np.dtype:
+    """The smallest unsigned type that holds every class index: predictions are stored in it."""
+    return np.dtype(np.uint8 if num_classes <= 256 else np.uint16 if num_classes <= 65536 else np.uint32)
+
+
+def checked_predictions(pred, n: int, num_classes: int, head: str, epoch: int, split: str) -> np.ndarray:
+    """`pred` as a 1-D integer array of n class indices in [0, num_classes), or a
+    ProtocolViolation that names the head, the epoch (from 1) and what is wrong."""
+    where = f"head {head!r}, epoch {epoch}, {split} predictions"
+    pred = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+    if pred.ndim != 1:
+        raise ProtocolViolation(f"{where}: expected a 1-D array of {n} labels, got shape {pred.shape}")
+    if len(pred) != n:
+        raise ProtocolViolation(f"{where}: expected {n} labels (one per sample), got {len(pred)}")
+    if not np.issubdtype(pred.dtype, np.integer):
+        raise ProtocolViolation(f"{where}: expected integer class indices, got dtype {pred.dtype}")
+    if n and (pred.min() < 0 or pred.max() >= num_classes):
+        raise ProtocolViolation(f"{where}: class indices must lie in [0, {num_classes}), "
+                                f"got values from {pred.min()} to {pred.max()}")
+    return pred.astype(label_dtype(num_classes))
+
+
+def select_epoch(val_curve: list[float]) -> int:
+    """The epoch (from 0) with the best validation accuracy; the first on ties."""
+    return int(np.argmax(val_curve))
+
+
+def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(pred.astype(np.int64) == labels.astype(np.int64)))
+
+
+def score_head(name: str, head: HeadResult, y_val: np.ndarray, y_test: np.ndarray | None,
+               num_classes: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """Check a head's predictions, select its epoch on validation and score it.
+
+    Returns the head's scores and the predictions to keep: validation of every
+    epoch (E, N_val), and test of the selected epoch only (N_test,). With
+    y_test None (a tuning run) no test accuracy is computed and no test
+    prediction kept.
+    """
+    if not head.val_pred:
+        raise ProtocolViolation(f"head {name!r}: no validation predictions")
+    if len(head.val_pred) != len(head.test_pred):
+        raise ProtocolViolation(f"head {name!r}: {len(head.val_pred)} epochs of validation predictions but "
+                                f"{len(head.test_pred)} of test predictions")
+    val = np.stack([checked_predictions(p, len(y_val), num_classes, name, e, "validation")
+                    for e, p in enumerate(head.val_pred, 1)])
+    curve = [accuracy(p, y_val) for p in val]
+    best = select_epoch(curve)
+    scores = {"val_acc": curve[best], "best_epoch": best + 1, "epochs": len(curve),
+              "val_curve": [round(a, 6) for a in curve], "num_params": head.num_params}
+    kept = {f"val:{name}": val}
+    if y_test is not None:
+        for e, p in enumerate(head.test_pred, 1):
+            checked = checked_predictions(p, len(y_test), num_classes, name, e, "test")
+            if e == best + 1:
+                kept[f"test:{name}"] = checked
+        scores["test_acc"] = accuracy(kept[f"test:{name}"], y_test)
+    return scores, kept

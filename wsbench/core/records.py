@@ -1,0 +1,138 @@
+"""Run records: one JSON file per run, named by a hash of what determines the run, with its
+per-sample predictions beside it and the labels they were scored against.
+
+    RESULTS/runs/<run id>.json             the record
+    RESULTS/predictions/<run id>.npz       validation predictions of every epoch, test of the selected one
+    RESULTS/labels/<data set>-<sha>.npz    the validation and test labels, stored once per content
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import subprocess
+import sys
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wsbench.core.paths import SOURCE_TREE
+from wsbench.core.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes
+from wsbench.core.protocol import PROTOCOL_VERSION
+
+PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "tabulate", "wsbench")
+# 2: labels, predictions, versions, tune flag, complete per-run cost
+SCHEMA_VERSION = 2
+IDENTITY_KEYS = ("method", "params", "dataset", "data_params", "seed", "protocol", "versions", "tune")
+
+
+def run_identity(method: str, params: dict, dataset: str, data_params: dict, seed: int,
+                 versions: dict[str, int], tune: bool) -> dict:
+    """Everything that determines a run's numbers; its hash names the record."""
+    return {"method": method, "params": params, "dataset": dataset, "data_params": data_params,
+            "seed": seed, "protocol": PROTOCOL_VERSION, "versions": versions, "tune": tune}
+
+
+def run_id(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def record_path(results: Path, rid: str) -> Path:
+    return results / "runs" / f"{rid}.json"
+
+
+def read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_record(results: Path, record: dict) -> Path:
+    path = record_path(results, record["run_id"])
+    atomic_write_json(path, record)
+    return path
+
+
+def load_records(results: Path) -> list[dict]:
+    """Every readable record of this schema under results/runs; others are reported, not fatal."""
+    records = []
+    for path in sorted((results / "runs").glob("*.json")):
+        record = read_record(path)
+        if record is None:
+            warnings.warn(f"skipping unreadable record {path}")
+        elif record.get("schema") != SCHEMA_VERSION:
+            warnings.warn(f"skipping {path}: record schema {record.get('schema', 1)}, this wsbench reads "
+                          f"{SCHEMA_VERSION} (rerun it)")
+        else:
+            records.append(record)
+    return records
+
+
+def labels_sha(y: np.ndarray) -> str:
+    """Checksum of a label vector's values (int64), independent of how it is stored."""
+    return sha256_bytes(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def write_labels(results: Path, dataset: str, y_val: np.ndarray, y_test: np.ndarray) -> dict:
+    """Store the labels a run was scored against (once per content); returns the record's entry."""
+    sha = {"val": labels_sha(y_val), "test": labels_sha(y_test)}
+    name = f"labels/{dataset}-{sha256_bytes((sha['val'] + sha['test']).encode())[:16]}.npz"
+    if not (results / name).is_file():
+        atomic_write_bytes(results / name, _npz({"val": y_val.astype(np.int64), "test": y_test.astype(np.int64)}))
+    return {"file": name, "sha256": sha}
+
+
+def write_predictions(results: Path, rid: str, kept: dict[str, np.ndarray]) -> dict:
+    """Store a run's per-sample predictions; returns the record's entry (path and checksum)."""
+    data = _npz(kept)
+    name = f"predictions/{rid}.npz"
+    atomic_write_bytes(results / name, data)
+    return {"file": name, "sha256": sha256_bytes(data)}
+
+
+def code_version() -> dict[str, Any]:
+    """The git commit of wsbench's source checkout (none for an installed wheel)."""
+    if SOURCE_TREE is None:
+        return {"commit": None, "dirty": None}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(SOURCE_TREE), *args], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD") or None,
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def provenance(device: torch.device) -> dict[str, Any]:
+    return {"code": code_version(), "packages": package_versions(), "python": sys.version.split()[0],
+            "device": device_description(device), "host": platform.node(), "command": sys.argv}

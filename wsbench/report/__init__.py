@@ -1,0 +1,1 @@
+"""Reporting: mean ± SE tables of run records, and figures from run artefacts."""

@@ -1,0 +1,181 @@
+"""Aggregate run records into mean ± standard-error tables (pandas + tabulate).
+
+A row is one full run identity less the seed (method, resolved parameters, data
+set, data parameters, protocol and plugin versions), so records computed by
+different code or on different data are never averaged together. Each row shows
+the commits its records came from and flags rows that mix commits or dirty trees.
+Tuning runs (`run --tune`) appear only in the tuning table, which has no test column.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from wsbench.core.errors import UserError
+from wsbench.core.records import IDENTITY_KEYS
+
+FORMATS = {"markdown": "github", "latex": "latex_booktabs", "plain": "simple"}
+GROUP = ["dataset", "method", "profile", "config", "head"]
+
+
+def group_key(record: dict) -> str:
+    """The run identity less the seed: what must agree for records to share a row."""
+    return json.dumps({k: record.get(k) for k in IDENTITY_KEYS if k != "seed"}, sort_keys=True, default=str)
+
+
+def _facets(record: dict) -> dict[str, str]:
+    """What can tell two configurations of one method apart, as label parts."""
+    out = {k: json.dumps(v, sort_keys=True) for k, v in record.get("params", {}).items()}
+    out.update({f"data:{k}": json.dumps(v, sort_keys=True) for k, v in record.get("data_params", {}).items()})
+    out.update({f"{k} v": json.dumps(v) for k, v in (record.get("versions") or {}).items()})
+    out["protocol v"] = json.dumps(record.get("protocol"))
+    return out
+
+
+def config_labels(runs: list[dict]) -> list[str]:
+    """Label each record by how its configuration differs from the other configurations
+    of the same method on the same data set, so a lone configuration shows no label."""
+    facets = [_facets(r) for r in runs]
+    by: dict[tuple, list[dict]] = {}
+    for r, f in zip(runs, facets):
+        by.setdefault((r.get("dataset"), r["method"]), []).append(f)
+    labels = []
+    for r, f in zip(runs, facets):
+        group = by[(r.get("dataset"), r["method"])]
+        varying = sorted(k for k in f if len({g.get(k) for g in group}) > 1)
+        labels.append(" ".join(f"{k}={json.loads(f[k])}" if not k.endswith(" v") else f"{k}{json.loads(f[k])}"
+                               for k in varying if k in f))
+    return labels
+
+
+def dedupe(records: list[dict]) -> list[dict]:
+    """One record per (identity, seed): a copy of a record under another name is counted once."""
+    seen: dict[tuple, dict] = {}
+    for r in records:
+        key = (group_key(r), r.get("seed"))
+        if key in seen:
+            warnings.warn(f"records {seen[key].get('run_id')} and {r.get('run_id')} claim the same run "
+                          f"({r['method']} on {r.get('dataset')} seed {r.get('seed')}); counted once; "
+                          f"`wsbench verify` names the offending file")
+            continue
+        seen[key] = r
+    return list(seen.values())
+
+
+def _commit(record: dict) -> str:
+    code = record.get("provenance", {}).get("code", {})
+    commit = (code.get("commit") or "unknown")[:8]
+    return commit + ("+dirty" if code.get("dirty") else "")
+
+
+def _zoo_sharing(record: dict) -> str:
+    """Whether a zoo method's seeds share one zoo (a fixed inr_seed) or fit one each (-1)."""
+    if not any(k.startswith("zoo ") for k in record.get("cost", {}).get("shared", {})):
+        return ""
+    return "per seed" if record.get("params", {}).get("inr_seed") == -1 else "one for all seeds"
+
+
+def flatten(records: list[dict]) -> pd.DataFrame:
+    """One row per (run, head); runs that failed or were skipped give one row with no head."""
+    rows = []
+    for r, config in zip(records, config_labels(records)):
+        cost = r.get("cost", {})
+        shared = cost.get("shared", {})
+        base = {"dataset": r["dataset"], "method": r["method"], "profile": r.get("profile", ""),
+                "config": config, "key": group_key(r), "seed": r["seed"], "status": r["status"],
+                "pipeline_s": cost.get("pipeline_wall_s", np.nan),
+                "shared_s": sum(s["wall_s"] for s in shared.values()) if shared else 0.0,
+                "cpu_s": cost.get("pipeline_cpu_s", np.nan), "threads": cost.get("threads", np.nan),
+                "peak_mb": cost.get("peak_rss_mb", np.nan),
+                "psnr": r.get("metrics", {}).get("psnr_test", np.nan),
+                "udf_l1": r.get("metrics", {}).get("udf_l1_test", np.nan),
+                "chamfer": r.get("metrics", {}).get("chamfer_test", np.nan),
+                "commit": _commit(r), "zoo": _zoo_sharing(r)}
+        heads = r.get("heads") if r["status"] == "ok" else None
+        if not heads:
+            rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan})
+        for head, s in (heads or {}).items():
+            rows.append({**base, "head": head, "test_acc": s.get("test_acc", np.nan), "val_acc": s["val_acc"]})
+    return pd.DataFrame(rows)
+
+
+def _se(x: pd.Series) -> float:
+    x = x.dropna()
+    return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else np.nan
+
+
+def _commits(x: pd.Series) -> str:
+    commits = sorted(set(x))
+    mixed = len(commits) > 1 or any(c.endswith("+dirty") for c in commits)
+    return ", ".join(commits) + (" (!)" if mixed else "")
+
+
+def aggregate(records: list[dict]) -> pd.DataFrame:
+    """Mean and standard error (sample std / sqrt(n)) over seeds of each identity and head."""
+    records = dedupe(records)
+    if not records:
+        raise UserError("no run records to report; run `wsbench run` first or point --results elsewhere")
+    df = flatten(records)
+    keys = GROUP[:-1] + ["key"]
+    ok = df[df.status == "ok"]
+    failed = df[df.status == "failed"].groupby(keys).seed.nunique().rename("failed")
+    agg = ok.groupby(keys + ["head"]).agg(
+        test_mean=("test_acc", "mean"), test_se=("test_acc", _se), n=("val_acc", "count"),
+        val_mean=("val_acc", "mean"), val_se=("val_acc", _se), psnr=("psnr", "mean"), udf_l1=("udf_l1", "mean"),
+        chamfer=("chamfer", "mean"), pipeline_s=("pipeline_s", "mean"), shared_s=("shared_s", "mean"),
+        cpu_s=("cpu_s", "mean"), threads=("threads", "max"), peak_mb=("peak_mb", "max"),
+        commits=("commit", _commits), zoo=("zoo", "first")).reset_index()
+    agg = agg.merge(failed.reset_index(), on=keys, how="outer")
+    agg["failed"] = agg["failed"].fillna(0).astype(int)
+    agg["n"] = agg["n"].fillna(0).astype(int)
+    return agg.sort_values(GROUP, na_position="last").reset_index(drop=True)
+
+
+def _pm(mean: float, se: float) -> str:
+    if np.isnan(mean):
+        return "—"
+    return f"{100 * mean:.2f} ± {100 * se:.2f}" if not np.isnan(se) else f"{100 * mean:.2f} ± –"
+
+
+def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
+    out = pd.DataFrame({"dataset": agg.dataset, "method": agg.method, "profile": agg.profile,
+                        "config": agg.config, "head": agg["head"].fillna("")})
+    if tune:
+        out["val acc % (mean ± SE)"] = [_pm(m, s) for m, s in zip(agg.val_mean, agg.val_se)]
+    else:
+        out["test acc % (mean ± SE)"] = [_pm(m, s) for m, s in zip(agg.test_mean, agg.test_se)]
+    out["n"], out["failed"] = agg.n, agg.failed
+    if not tune:
+        out["val acc %"] = (100 * agg.val_mean).round(2)
+    out["test PSNR dB"] = agg.psnr.round(2)
+    out["test UDF L1"] = agg.udf_l1.round(4)
+    out["test Chamfer"] = agg.chamfer.round(4)
+    out["time/run s"] = agg.pipeline_s.round(1)
+    out["of it shared s"] = agg.shared_s.round(1)
+    out["CPU s"] = agg.cpu_s.round(1)
+    out["threads"] = agg.threads
+    out["peak MB"] = agg.peak_mb.round(0)
+    out["INR zoo"] = agg.zoo.fillna("")
+    out["commits"] = agg.commits.fillna("")
+    empty = [c for c in ("test PSNR dB", "test UDF L1", "test Chamfer") if out[c].isna().all()]
+    empty += [c for c in ("config", "INR zoo") if not out[c].astype(bool).any()]
+    empty += [c for c in ("of it shared s",) if not (out[c].fillna(0) > 0).any()]
+    return out.drop(columns=empty)
+
+
+def render(records: list[dict], fmt: str = "markdown", tune: bool = False) -> str:
+    """The table of scored runs, or with `tune` the validation table of tuning runs."""
+    if fmt not in FORMATS and fmt != "csv":
+        raise UserError(f"--format {fmt!r}: choose one of {', '.join([*FORMATS, 'csv'])}")
+    chosen = [r for r in records if bool(r.get("tune")) == tune]
+    if records and not chosen:
+        raise UserError("only tuning runs here; `wsbench report --tune` shows them" if not tune
+                        else "no tuning runs here (`wsbench run --tune ...` makes them)")
+    table = display_frame(aggregate(chosen), tune)
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    return tabulate(table, headers="keys", tablefmt=FORMATS[fmt], showindex=False, missingval="—")

@@ -1,0 +1,1 @@
+"""Training: the one resumable loop (checkpoints, resume, progress) and the feature heads."""

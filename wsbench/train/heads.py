@@ -1,0 +1,78 @@
+"""Classifier training with per-epoch predictions, so that the harness does the model
+selection: the loop every weight-space classifier and feature head trains with."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from wsbench.core.context import RunContext
+from wsbench.core.contracts import HeadResult
+from wsbench.core.params import parse_widths
+from wsbench.models.mlp import mlp
+from wsbench.train.loop import Loop
+
+PREDICT_BATCH = 1024  # samples per forward pass when predicting (memory only: no effect on predictions)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    model.eval()
+    out = [model(x[i:i + batch_size]).argmax(1).cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+                     train_y: torch.Tensor, val_x: torch.Tensor, test_x: torch.Tensor, ctx: RunContext, *,
+                     epochs: int, lr: float, weight_decay: float, batch_size: int, name: str,
+                     desc: str = "") -> HeadResult:
+    """AdamW with a cosine schedule over epochs of shuffled minibatches; after every epoch,
+    predictions on val and test. `batch_inputs(idx, generator)` gives the model's input
+    for a batch of training indices (where augmentations draw from the generator).
+    Resumable per epoch; a last batch of one is skipped when batch norm cannot train on it."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    result = HeadResult([], [], num_params=sum(t.numel() for t in model.parameters()))
+    min_batch = 2 if has_batch_norm(model) else 1
+    train_y = train_y.to(ctx.device)
+
+    def epoch(_: int) -> dict[str, float] | None:
+        model.train()
+        loss = None
+        for idx in torch.randperm(len(train_y), generator=gen).split(batch_size):
+            if len(idx) < min_batch:
+                continue
+            loss = nn.functional.cross_entropy(model(batch_inputs(idx, gen)), train_y[idx.to(ctx.device)])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+        result.val_pred.append(predict(model, val_x))
+        result.test_pred.append(predict(model, test_x))
+        return {"loss": loss.item()} if loss is not None else None
+
+    Loop(ctx, name, epochs, {"model": model, "opt": opt, "sched": sched, "gen": gen, "result": result},
+         desc=desc or name).run(epoch)
+    return result
+
+
+def train_feature_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
+                       test_x: torch.Tensor, num_classes: int, ctx: RunContext, *,
+                       hidden: str = "512,512", epochs: int = 50, lr: float = 1e-3,
+                       weight_decay: float = 1e-4, dropout: float = 0.2, batch_size: int = 128,
+                       name: str = "head", desc: str = "") -> HeadResult:
+    """An MLP on standardised features (latents, pixels), trained by `train_classifier`;
+    `name` keeps its checkpoint apart from the run's other heads."""
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    norm = [((x - mean) / std).to(ctx.device) for x in (train_x, val_x, test_x)]
+    model = mlp(train_x.shape[1], parse_widths(hidden), num_classes, dropout).to(ctx.device)
+    return train_classifier(model, lambda idx, gen: norm[0][idx.to(ctx.device)], train_y, norm[1], norm[2], ctx,
+                            epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, name=name,
+                            desc=desc)

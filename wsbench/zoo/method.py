@@ -1,0 +1,116 @@
+"""Two-stage weight-space methods: fit an INR zoo, then classify the INRs' weights.
+
+Every adapter of this family (dwsnet, nfn, neural-graph, flat-mlp) declares only
+its classifier; the zoo recipe, the weight normalisation, augmentation and the
+training loop live here, so the adapters differ in nothing but the network. The
+zoo is the run's shared work: a sweep fits it once, in a stage before the runs.
+"""
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wsbench.core.context import RunContext
+from wsbench.core.contracts import DataSplits, HeadResult, Method, MethodOutput, Param, Reconstruction
+from wsbench.core.timing import Clock
+from wsbench.inr.siren import SirenLayout
+from wsbench.models.symmetry import affine_augment, permute_hidden
+from wsbench.train.heads import train_classifier
+from wsbench.zoo.recipe import RECIPE, zoo_specs
+from wsbench.zoo.store import Zoo
+
+AUGMENTATIONS = ("none", "permute", "affine", "permute+affine")
+
+TRAIN_PARAMS = {
+    "epochs": Param(50, "classifier training epochs"),
+    "batch_size": Param(64, "INRs per classifier step"),
+    "lr": Param(1e-3, "AdamW learning rate (cosine schedule)"),
+    "weight_decay": Param(5e-4, "AdamW weight decay"),
+    "augment": Param("none", "weight-space augmentation of training INRs: hidden-neuron permutations, "
+                             "and/or a random rotation, scaling and shift of the input coordinates "
+                             "(folded into the first layer)", choices=AUGMENTATIONS),
+}
+
+
+class ZooMethod(Method):
+    """A classifier of independently fitted INRs; subclasses build the network."""
+
+    modalities = ("image", "pointcloud")
+    model_params: dict[str, Param] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.params = {**RECIPE, **TRAIN_PARAMS, **cls.model_params}
+
+    @abstractmethod
+    def build(self, layout: SirenLayout, num_classes: int, params: dict[str, Any]) -> nn.Module:
+        """The classifier of flat, normalised weights (B, P) -> logits."""
+
+    def shared_work(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """The zoo recipe, its seed resolved: runs of any zoo method with the same recipe share one zoo."""
+        recipe = {key: params[key] for key in RECIPE}
+        if recipe["inr_seed"] == -1:
+            recipe["inr_seed"] = seed
+        return {"inr zoo": recipe}
+
+    def zoos(self, data: DataSplits, work: dict[str, Any], ctx: RunContext) -> dict[str, Zoo]:
+        return {part: Zoo(spec, ctx.data_root, getattr(data, part), data.modality)
+                for part, spec in zoo_specs(data, work["inr zoo"], None).items()}
+
+    def do_shared_work(self, data: DataSplits, work: dict[str, Any], ctx: RunContext) -> None:
+        for part, zoo in self.zoos(data, work, ctx).items():
+            self.fit_missing(part, zoo, ctx)
+
+    @staticmethod
+    def fit_missing(part: str, zoo: Zoo, ctx: RunContext) -> dict[str, float]:
+        """Fit the zoo's missing shards; the time this took here."""
+        clock = Clock()
+        if zoo.missing():
+            ctx.log(f"fitting the {part} zoo {zoo.spec.zoo_id} ({len(zoo.items)} INRs) in {zoo.folder}")
+            zoo.fit(device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
+        return clock.elapsed()
+
+    def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        zoos = self.zoos(data, self.shared_work(params, ctx.seed), ctx)
+        with ctx.stage("fit_zoo"):
+            here = {part: self.fit_missing(part, zoo, ctx) for part, zoo in zoos.items()}
+        loaded = {part: zoo.load() for part, zoo in zoos.items()}
+        for part, zoo in zoos.items():  # what the zoo cost whoever fitted it, now that load() verified it
+            ctx.shared_cost(f"zoo {part} {zoo.spec.zoo_id}", zoo.cost(), here[part])
+        layout = zoos["train"].spec.layout
+        stats = torch.from_numpy(zoos["train"].statistics(loaded["train"]["weights"]))
+        raw = {part: torch.from_numpy(z["weights"]) for part, z in loaded.items()}
+        y_train = data.train.y[torch.from_numpy(loaded["train"]["sample"])]
+        for part in ("val", "test"):  # one view each, in sample order
+            assert np.array_equal(loaded[part]["sample"], np.arange(len(getattr(data, part))))
+        model = self.build(layout, data.num_classes, params).to(ctx.device)
+        with ctx.stage("train_classifier"):
+            head = self.train(model, layout, stats, raw, y_train, params, ctx)
+        return MethodOutput(heads={"weights": head}, metrics={"train_inrs": float(len(y_train))},
+                            num_params={"classifier": head.num_params},
+                            reconstruction=Reconstruction(layout, raw["test"], zoos["test"].spec.inr_offset))
+
+    def train(self, model: nn.Module, layout: SirenLayout, stats: torch.Tensor, raw: dict[str, torch.Tensor],
+              y_train: torch.Tensor, p: dict[str, Any], ctx: RunContext) -> HeadResult:
+        """Weights standardised by the training zoo's statistics (augmentations act on the
+        raw weights first), trained by the shared classifier loop."""
+        stats = stats.to(ctx.device)
+        normalise = lambda w: (w.to(ctx.device) - stats[0]) / stats[1]  # noqa: E731
+        return train_classifier(
+            model, lambda idx, gen: normalise(self.augment(layout, raw["train"][idx], p["augment"], gen)),
+            y_train, normalise(raw["val"]), normalise(raw["test"]), ctx, epochs=p["epochs"], lr=p["lr"],
+            weight_decay=p["weight_decay"], batch_size=p["batch_size"], name="classifier",
+            desc=f"{self.name} epochs")
+
+    @staticmethod
+    def augment(layout: SirenLayout, raw: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
+        """The raw weights of a batch, augmented as `kind` says."""
+        if "affine" in kind:
+            raw = affine_augment(layout, raw, gen)
+        if "permute" in kind:
+            raw = permute_hidden(layout, raw, gen)
+        return raw
