@@ -19,7 +19,7 @@ from wsbench.core.errors import UserError
 from wsbench.core.fileio import sha256_file
 from wsbench.data.download import download
 from wsbench.data.splits import complement, holdout, read_split
-from wsbench.data.store import StoredDataset
+from wsbench.data.store import DATA_FILE, StoredDataset
 
 # file stem -> the shape its array must have
 IDX_FILES = {
@@ -124,4 +124,4 @@ class IdxImageDataset(StoredDataset):
             train=Split(images(xtr[split["train"]]), labels(ytr[split["train"]])),
             val=Split(images(xtr[split["val"]]), labels(ytr[split["val"]])),
             test=Split(images(arrays["t10k_images"]), labels(arrays["t10k_labels"])),
-            checksums={"data.npz": meta["sha256"], "split": split_sha})
+            checksums={DATA_FILE: meta["sha256"], "split": split_sha})

@@ -21,7 +21,7 @@ from wsbench.core.contracts import DataSplits, Param, Split
 from wsbench.core.errors import UserError
 from wsbench.data.download import download
 from wsbench.data.splits import complement, indices_checksum, per_class_holdout, read_split
-from wsbench.data.store import META_FILE, StoredDataset
+from wsbench.data.store import DATA_FILE, META_FILE, StoredDataset
 from wsbench.data.udf import attach_udf
 
 SPLITS = ("train", "test")
@@ -221,7 +221,7 @@ class PointCloudDataset(StoredDataset):
             train=Split(torch.from_numpy(x[train]), torch.from_numpy(y[train])),
             val=Split(torch.from_numpy(x[val]), torch.from_numpy(y[val])),
             test=Split(torch.from_numpy(arrays["test_points"]), torch.from_numpy(arrays["test_labels"])),
-            checksums={"data.npz": meta["sha256"], "split": split_sha})
+            checksums={DATA_FILE: meta["sha256"], "split": split_sha})
         attach_udf(data, folder, params["udf_per_level"], params["udf_seed"],
                    progress=lambda it, **kw: tqdm(it, disable=None, leave=False, **kw))
         return data
