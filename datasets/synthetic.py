@@ -13,11 +13,11 @@ class Synthetic(Dataset):
     description = "generated gratings (class = orientation); tiny and instant, for tests"
     needs_prepare = False
     params = {
-        "classes": Param(4, "number of classes (orientations)"),
-        "per_class": Param(20, "images per class in each of train, val and test"),
-        "size": Param(8, "image side in pixels"),
-        "noise": Param(0.1, "standard deviation of the added noise"),
-        "data_seed": Param(0, "seed of the generated images (not the run seed)"),
+        "classes": Param(4, "number of classes (orientations)", low=2),
+        "per_class": Param(20, "images per class in each of train, val and test", low=1),
+        "size": Param(8, "image side in pixels", low=2),
+        "noise": Param(0.1, "standard deviation of the added noise", low=0),
+        "data_seed": Param(0, "seed of the generated images (not the run seed)", low=0),
     }
 
     def load(self, root: Path, params: dict) -> DataSplits:

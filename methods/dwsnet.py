@@ -11,10 +11,10 @@ class DWSNetMethod(ZooMethod):
     name = "dwsnet"
     description = "DWSNet equivariant network on independently fitted SIRENs (Navon et al. 2023)"
     model_params = {
-        "channels": Param(32, "channels of the equivariant layers"),
-        "layers": Param(4, "equivariant layers"),
+        "channels": Param(32, "channels of the equivariant layers", low=1),
+        "layers": Param(4, "equivariant layers", low=1),
         "batch_norm": Param(True, "batch norm after every equivariant layer (DWSNet's default)"),
-        "head_hidden": Param("128", "hidden widths of the invariant head's MLP"),
+        "head_hidden": Param("128", "hidden widths of the invariant head's MLP", widths=True),
     }
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 15},

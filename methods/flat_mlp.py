@@ -6,7 +6,7 @@ from wsbench.models.flat import FlatMLP
 class FlatMLPMethod(ZooMethod):
     name = "flat-mlp"
     description = "MLP on the flattened weights of independently fitted SIRENs (no symmetry)"
-    model_params = {"hidden": Param("256,256", "hidden widths of the MLP")}
+    model_params = {"hidden": Param("256,256", "hidden widths of the MLP", widths=True)}
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 10},
         "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3, "hidden": "1000,1000"},

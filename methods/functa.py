@@ -21,20 +21,21 @@ class Functa(Method):
     description = "shift modulations of a meta-learned base SIREN, fitted in a few steps (Dupont et al. 2022)"
     modalities = ("image", "pointcloud")
     params = {
-        "hidden": Param("32,32,32", "hidden widths of the base SIREN"),
-        "latent_dim": Param(64, "latent size per sample"),
-        "inner_steps": Param(3, "SGD steps fitting a latent from zero"),
-        "inner_lr": Param(1.0, "initial per-dimension inner learning rate (meta-learned)"),
-        "query_fraction": Param(0.25, "fraction of pixels (or UDF queries) per step during meta-learning"),
+        "hidden": Param("32,32,32", "hidden widths of the base SIREN", widths=True),
+        "latent_dim": Param(64, "latent size per sample", low=1),
+        "inner_steps": Param(3, "SGD steps fitting a latent from zero", low=1),
+        "inner_lr": Param(1.0, "initial per-dimension inner learning rate (meta-learned)", above=0),
+        "query_fraction": Param(0.25, "fraction of pixels (or UDF queries) per step during meta-learning",
+                                above=0, high=1),
         "fit_query_fraction": Param(1.0, "fraction of pixels (or queries) per step when fitting the latents "
-                                         "that are classified"),
+                                         "that are classified", above=0, high=1),
         "first_order": Param(False, "drop second-order terms of the meta-gradient"),
-        "meta_steps": Param(1500, "outer steps"),
-        "batch_size": Param(64, "samples per outer step"),
-        "lr": Param(1e-3, "Adam learning rate of the base, the shift map and the rates"),
-        "fit_chunk": Param(512, "samples per chunk when fitting latents"),
-        "head_hidden": Param("512,512", "hidden widths of the MLP on the latents"),
-        "head_epochs": Param(40, "epochs of the MLP on the latents"),
+        "meta_steps": Param(1500, "outer steps", low=1),
+        "batch_size": Param(64, "samples per outer step", low=1),
+        "lr": Param(1e-3, "Adam learning rate of the base, the shift map and the rates", above=0),
+        "fit_chunk": Param(512, "samples per chunk when fitting latents", low=1),
+        "head_hidden": Param("512,512", "hidden widths of the MLP on the latents", widths=True),
+        "head_epochs": Param(40, "epochs of the MLP on the latents", low=1),
     }
     profiles = {
         "quick": {},

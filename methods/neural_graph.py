@@ -7,9 +7,9 @@ class NeuralGraphMethod(ZooMethod):
     name = "neural-graph"
     description = "message passing on the graph of each fitted SIREN's neurons (torch-geometric)"
     model_params = {
-        "hidden": Param(32, "node and edge feature width"),
-        "layers": Param(3, "message-passing layers"),
-        "head_hidden": Param("128", "hidden widths of the pooled head's MLP"),
+        "hidden": Param(32, "node and edge feature width", low=1),
+        "layers": Param(3, "message-passing layers", low=1),
+        "head_hidden": Param("128", "hidden widths of the pooled head's MLP", widths=True),
     }
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 10},

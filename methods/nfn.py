@@ -13,11 +13,11 @@ class NFNMethod(ZooMethod):
     model_params = {
         "mode": Param("hnp", "hnp: input and output neurons not permuted; np: all neurons permuted",
                       choices=("hnp", "np")),
-        "channels": Param(32, "channels of the equivariant layers"),
-        "layers": Param(3, "equivariant layers"),
-        "fourier": Param(16, "Fourier frequencies per weight"),
+        "channels": Param(32, "channels of the equivariant layers", low=1),
+        "layers": Param(3, "equivariant layers", low=1),
+        "fourier": Param(16, "Fourier frequencies per weight", low=1),
         "batch_norm": Param(True, "batch norm after every equivariant layer (DWSNet's default)"),
-        "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP"),
+        "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP", widths=True),
     }
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 20, "layers": 4},

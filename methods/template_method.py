@@ -18,6 +18,23 @@ and restored by the loop) and `stage_result` (a stage's result kept once compute
 `train_feature_head` below already trains through the loop. A method whose runs share
 expensive work (an INR zoo) describes it in `shared_work` so that a sweep does it once.
 
+What `run` gets and returns (all from wsbench.api; the README's "The plugin contract" has
+the full table and a complete example):
+- data: DataSplits with name, modality ("image" or "pointcloud"), num_classes, train
+  (a Split), val and test (HeldOutSplit), checksums.
+- Split: x float32, images (N, H, W, C) in [0, 1] or point clouds (N, P, 3) in the unit
+  ball; y int64 (N,) in [0, num_classes); point clouds also coords (N, Q, 3) and values
+  (N, Q, 1), their UDF queries. HeldOutSplit: name, x, coords, values (its y raises).
+- ctx: RunContext with device, seed (Python, NumPy and torch are seeded with it), progress,
+  stage, log, save_artifact, data_root.
+- params: every declared Param(default, help, choices, low, high, above, widths), resolved
+  and checked.
+- return MethodOutput(heads={name: HeadResult(val_pred, test_pred, num_params)}, metrics,
+  num_params, reconstruction=Reconstruction(layout, test_weights, offset) or None); each
+  HeadResult list has one prediction array per epoch, and the record's best_epoch counts
+  from 1.
+- artefact: ctx.save_artifact("latents", z_test=<float array (N_test, D)>), the only one.
+
 `version` is part of every run's identity. Bump it whenever a change alters what
 the method computes (its predictions), so old records are neither reused nor
 averaged with new ones, then run `pytest tests/test_contract.py
@@ -39,8 +56,8 @@ class TemplateMethod(Method):
     modalities = ("image",)
     # Declared parameters: `--param key=value` is parsed to the default's type.
     params = {
-        "head_hidden": Param("256", "hidden widths of the MLP head"),
-        "head_epochs": Param(20, "epochs of the MLP head"),
+        "head_hidden": Param("256", "hidden widths of the MLP head", widths=True),
+        "head_epochs": Param(20, "epochs of the MLP head", low=1),
     }
     # Overrides per profile; "quick" must fit a 2-core CPU, "paper" follows the
     # paper on a GPU, "smoke" is the tiny setting of the contract test;

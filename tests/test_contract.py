@@ -33,15 +33,14 @@ def update(kind: str, name: str, entry: dict) -> None:
     atomic_write_json(FINGERPRINTS, doc)
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY.methods))
-def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request):
-    """The method's `smoke` profile yields a scored, checked record; its predictions match
-    the stored fingerprint of its version."""
-    _, results = dirs
-    cls = REGISTRY.methods[name]
+def check_contract(cls, cli, results, monkeypatch, plugins: tuple[str, ...] = ()) -> dict:
+    """Run a method's `smoke` profile on `synthetic` and check what the contract promises;
+    the record."""
+    name = cls.name
     assert {"quick", "paper", "smoke"} <= set(cls.profiles), name
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the run's process: one thread, so sums are reproducible
-    code, out, err = cli("run", "--method", name, "--dataset", "synthetic", "--profile", "smoke", "--quiet")
+    extra = [arg for folder in plugins for arg in ("--plugins", folder)]
+    code, out, err = cli(*extra, "run", "--method", name, "--dataset", "synthetic", "--profile", "smoke", "--quiet")
     (rec,) = records(results)
     assert code == 0 and rec["status"] == "ok", rec.get("error", err)
     assert rec["heads"] and rec["cost"]["threads"] == 1
@@ -54,8 +53,17 @@ def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request):
     assert (results / rec["labels"]["file"]).is_file()
     prov = rec["provenance"]
     assert prov["data_checksums"] and prov["packages"]["torch"] and "commit" in prov["code"]
-    assert cli("verify")[0] == 0
+    assert cli(*extra, "verify")[0] == 0
+    return rec
 
+
+@pytest.mark.parametrize("name", sorted(REGISTRY.methods))
+def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request):
+    """The method's `smoke` profile yields a scored, checked record; its predictions match
+    the stored fingerprint of its version."""
+    _, results = dirs
+    cls = REGISTRY.methods[name]
+    rec = check_contract(cls, cli, results, monkeypatch)
     entry = {"version": cls.version, "predictions_sha256": fingerprint(results / rec["predictions"]["file"])}
     if request.config.getoption("--update-fingerprints"):
         update("methods", name, entry)
@@ -81,3 +89,21 @@ def test_built_in_data_set_fingerprint(name, tmp_path, request):
     known = stored()["datasets"].get(name)
     assert known is not None and known["version"] == cls.version, "run pytest --update-fingerprints"
     assert known == entry, f"{name} loads different data at version {cls.version}: bump its version"
+
+
+def readme_example() -> str:
+    """The complete example method of the README: the code block after its marker."""
+    text = (ROOT / "README.md").read_text()
+    after = text.split("<!-- example method: tests/test_contract.py runs it -->", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_method_passes_the_contract(tmp_path, dirs, cli, monkeypatch):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "example.py").write_text(readme_example())
+    reg = discover_all(str(folder))
+    assert not reg.broken, reg.broken
+    (name,) = set(reg.methods) - set(REGISTRY.methods)
+    rec = check_contract(reg.methods[name], cli, dirs[1], monkeypatch, plugins=(str(folder),))
+    assert (dirs[1] / "artifacts" / rec["run_id"] / "latents.npz").is_file()  # its artefact, checked and kept

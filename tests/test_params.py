@@ -1,8 +1,9 @@
+import re
+
 import pytest
 
 from wsbench.core.errors import UserError
-from wsbench.core.params import parse_assignments, resolve
-from wsbench.core.runner import parse_seeds
+from wsbench.core.params import Param, parse_assignments, parse_indices, resolve
 
 
 def test_profiles_then_dataset_profile_then_overrides(registry):
@@ -38,9 +39,32 @@ def test_assignment_syntax():
 
 
 def test_seed_specs():
-    assert parse_seeds("5") == [0, 1, 2, 3, 4]
-    assert parse_seeds("3,7") == [3, 7]
-    assert parse_seeds("2-4") == [2, 3, 4]
-    for bad in ("0", "x", "1-x"):
-        with pytest.raises(UserError, match="--seeds"):
-            parse_seeds(bad)
+    assert parse_indices("5", "--seeds") == [0, 1, 2, 3, 4]
+    assert parse_indices("3,7", "--seeds") == [3, 7]
+    assert parse_indices("2-4", "--seeds") == [2, 3, 4]
+    assert parse_indices("0,5-6", "--seeds") == [0, 5, 6]
+    for bad, why in (("0", "count must lie between 1"), ("x", "expected a count"), ("1-x", "expected a count"),
+                     ("3-1", "descending range; write 1-3"), ("1,1", "1 appears twice"), ("", "expected a count"),
+                     ("4294967296", "count must lie between 1 and 10000"), ("4294967296,0", "outside 0-4294967295"),
+                     ("0-20000", "more than 10000")):
+        with pytest.raises(UserError, match=f"--seeds '{bad}': .*{why}"):
+            parse_indices(bad, "--seeds")
+    with pytest.raises(UserError, match="--shards '9-0': 9-0 is a descending range"):
+        parse_indices("9-0", "--shards", 9)
+    with pytest.raises(UserError, match="--shards '12': a count must lie between 1 and 10"):
+        parse_indices("12", "--shards", 9)
+
+
+def test_params_declare_bounds_and_refuse_what_they_cannot_parse(registry):
+    hyper = registry.method("hyperinr")
+    for key, value, why in (("latent_dim", "-4", "must be at least 1"), ("epochs", "0", "must be at least 1"),
+                            ("hyper_hidden", "a,b", "comma-separated positive integers"),
+                            ("lr", "0.0", "must be above 0"), ("query_fraction", "1.5", "must be at most 1")):
+        with pytest.raises(UserError, match=f"parameter {key}='?{re.escape(value)}'? .*{why}"):
+            resolve(hyper, {key: value}, profile="quick")
+    for bad in (None, [32, 32], (1,)):
+        with pytest.raises(TypeError, match="must be a bool, int, float or str"):
+            Param(bad)
+    with pytest.raises(TypeError, match="must be at least 1"):
+        Param(0, low=1)
+    assert Param(3, low=1, high=5).rules() == ">= 1; <= 5" and Param("a", choices=("a", "b")).rules() == "one of a, b"

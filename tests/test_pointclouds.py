@@ -91,12 +91,23 @@ def test_modelnet40_npy_folder_prepares_and_loads(tmp_path, dirs, cli, registry,
     assert meta["format"] == "npy" and meta["skipped"] == [] and meta["source"] == str((tmp_path / "src").resolve())
 
 
-def test_stored_split_of_the_official_train_list_does_not_fit_other_data(tmp_path, dirs, cli, registry):
+def test_prepare_refuses_a_source_that_misses_the_stored_split_and_keeps_the_good_data(tmp_path, dirs, cli,
+                                                                                        registry):
+    """An incomplete but valid tree (80 train shapes where the official list has 9,843) is
+    refused before anything is replaced: the data prepared before stays, byte for byte."""
     data_root, _ = dirs
-    write_class_folders(tmp_path / "src", registry.dataset("modelnet40").classes)
-    assert cli("prepare", "modelnet40", "--from", str(tmp_path / "src"), "--data-param", "points=64")[0] == 0
-    with pytest.raises(UserError, match=r"modelnet40\.json is for 9843 train shapes, but the prepared .* has 80"):
-        load(registry, "modelnet40", data_root, points=64)
+    cls = registry.dataset("modelnet40")
+    good = data_root / "modelnet40"
+    good.mkdir(parents=True)
+    (good / "data.npz").write_bytes(b"earlier good data")
+    (good / "meta.json").write_text("{}")
+    write_class_folders(tmp_path / "src", cls.classes)
+    code, _, err = cli("prepare", "modelnet40", "--from", str(tmp_path / "src"), "--data-param", "points=64")
+    assert code == 2 and "Traceback" not in err
+    assert f"--from {tmp_path / 'src'}: split file " in err
+    assert "is for 9843 train shapes, but the prepared modelnet40 has 80" in err and "left as it was" in err
+    assert (good / "data.npz").read_bytes() == b"earlier good data"
+    assert sorted(p.name for p in data_root.iterdir()) == ["modelnet40"]  # no temporary folder left either
 
 
 def test_sample_mesh_lies_on_the_surface_and_reads_the_glued_header(tmp_path):
@@ -280,10 +291,9 @@ def test_skipped_train_files_cannot_use_the_stored_split(tmp_path, dirs, cli, re
     np.save(tmp_path / "src" / "desk" / "train" / "desk_train0001.npy", np.zeros((100, 2)))
     code, out, err = cli("prepare", "modelnet40", "--from", str(tmp_path / "src"), "--data-param", "points=64",
                          "--data-param", "skip_bad=true")
-    assert code == 0 and "skipped 1 malformed files" in out, err
-    with pytest.raises(UserError, match="is for 80 train shapes, but the prepared modelnet40 has 79: prepare "
-                                        "skipped 1 malformed train files"):
-        load(registry, "modelnet40", data_root, points=64, skip_bad=True)
+    assert code == 2 and "is for 80 train shapes, but the prepared modelnet40 has 79: prepare skipped 1 " \
+                         "malformed train files" in err and "left as it was" in err
+    assert not (data_root / "modelnet40").exists()
 
 
 def test_modelnet40_download_unpacks_the_archive(tmp_path, dirs, monkeypatch, registry, modelnet40):

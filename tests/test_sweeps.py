@@ -121,7 +121,7 @@ def test_bad_sweep_file_is_named(tmp_path):
     assert out.returncode == 2 and "latent_dim='x' is not a valid int" in out.stderr
     bad.write_text("method: [hyperinr]\n")
     out = run_subprocess(sweep_cmd(bad, "debug"), env_for(tmp_path), timeout=60)
-    assert out.returncode == 2 and "bad.yaml: unknown keys ['method']" in out.stderr
+    assert out.returncode == 2 and "bad.yaml: unknown key 'method'; known: name, seeds" in out.stderr
 
 
 def test_smoke_sweep_on_slurm(slurm, tmp_path):

@@ -4,10 +4,10 @@ the package behind it moves. Write plugins against these names only.
     from wsbench.api import Method, MethodOutput, Param, train_feature_head
 """
 from wsbench.core.context import RunContext
-from wsbench.core.contracts import (SHAPE_BOUND, DataSplits, Dataset, HeadResult, HeldOutSplit, Method, MethodOutput,
-                                    Param, Reconstruction, Split)
+from wsbench.core.contracts import (METHOD_ARTIFACTS, SHAPE_BOUND, DataSplits, Dataset, HeadResult, HeldOutSplit,
+                                    Method, MethodOutput, Reconstruction, Split)
 from wsbench.core.errors import ProtocolViolation, UserError
-from wsbench.core.params import parse_widths
+from wsbench.core.params import Param, parse_widths
 from wsbench.data.fields import field_of, siren_layout, split_fields
 from wsbench.data.splits import read_split
 from wsbench.data.store import StoredDataset
@@ -18,7 +18,7 @@ from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.zoo.method import ZooMethod
 from wsbench.zoo.recipe import DWSNET_SET, QUICK_ZOO
 
-__all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
+__all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "METHOD_ARTIFACTS", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
            "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Param", "ProtocolViolation",
            "Reconstruction", "RunContext", "SirenLayout", "Split", "StoredDataset", "UserError", "ZooMethod",
            "field_of", "parse_widths", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",

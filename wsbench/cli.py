@@ -9,19 +9,23 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
 from pathlib import Path
 
+from wsbench.cluster.settings import CLUSTER_SETTINGS
 from wsbench.core import params as P
 from wsbench.core.discovery import discover
-from wsbench.cluster.settings import CLUSTER_SETTINGS
-from wsbench.core.errors import UserError
-from wsbench.core.paths import data_root, plugin_dirs, project_root, results_dir
+from wsbench.core.errors import Notice, UserError
+from wsbench.core.paths import (DATA_FLAG, RESULTS_FLAG, data_root, plugin_dirs, project_root,
+                                require_writable, results_dir)
 
+default_showwarning = warnings.showwarning
 
 
 def print_params(cls, verbose: bool) -> None:
     for key, spec in cls.params.items() if verbose else ():
-        print(f"      {key}={spec.default!r}  {spec.help}")
+        rules = spec.rules()
+        print(f"      {key}={spec.default!r}  {spec.help}" + (f" [{rules}]" if rules else ""))
 
 
 def cmd_list(args, reg) -> None:
@@ -45,28 +49,45 @@ def cmd_prepare(args, reg) -> None:
     if not cls.needs_prepare:
         print(f"{args.name} needs no preparation")
         return
-    dataset, root = cls(), data_root(args.data_root)
+    dataset, root = cls(), require_writable(data_root(args.data_root), DATA_FLAG)
     dataset.prepare(root, args.source, P.resolve(cls, P.parse_assignments(args.data_param, "--data-param")))
     print(f"prepared {args.name} under {dataset.folder(root)}")
 
 
 def cmd_run(args, reg) -> None:
-    from wsbench.core.runner import Runner, parse_seeds, plan, resolve_device, summarize
+    from wsbench.core.runner import Runner, plan, resolve_device, summarize, writes_data_root
     from wsbench.report.figures import figures_for
     from wsbench.report.tables import render
-    specs = plan(reg, args.method, args.dataset, parse_seeds(args.seeds), args.profile,
+    specs = plan(reg, args.method, args.dataset, P.parse_indices(args.seeds, "--seeds"), args.profile,
                  args.param, args.data_param, tune=args.tune)
-    runner = Runner(reg, data_root(args.data_root), results_dir(args.results), resolve_device(args.device),
-                    force=args.force, quiet=args.quiet)
-    records = []
-    for i, spec in enumerate(specs, 1):
-        record, ran = runner.run(spec)
-        print(f"[{i}/{len(specs)}] {summarize(record)}{'' if ran else ' (done before; --force reruns)'}",
-              file=sys.stderr, flush=True)
+    results, root = require_writable(results_dir(args.results), RESULTS_FLAG), data_root(args.data_root)
+    if writes_data_root(reg, specs):
+        require_writable(root, DATA_FLAG)
+    runner = Runner(reg, root, results, resolve_device(args.device), force=args.force, quiet=args.quiet)
+    done: dict[int, dict] = {}
+
+    def show(i: int, record: dict, ran: bool, by_other: bool = False) -> None:
+        note = "" if ran else " (run by another process)" if by_other else " (done before; --force reruns)"
+        print(f"[{i}/{len(specs)}] {summarize(record)}{note}", file=sys.stderr, flush=True)
         if ran and record["status"] == "ok":
             for path in figures_for(record, runner.results):
                 print(f"    figure: {path}", file=sys.stderr)
-        records.append(record)
+        done[i] = record
+
+    held = []
+    for i, spec in enumerate(specs, 1):
+        record, ran = runner.run(spec)
+        if record is None:  # another live process owns this run: leave it to it, take its record at the end
+            print(f"[{i}/{len(specs)}] {spec.method} on {spec.dataset} seed {spec.seed}: being run by "
+                  f"{runner.lock(spec).describe_owner()}; its record is awaited at the end",
+                  file=sys.stderr, flush=True)
+            held.append((i, spec))
+        else:
+            show(i, record, ran)
+    for i, spec in held:
+        record, ran = runner.wait_for_owner(spec)
+        show(i, record, ran, by_other=not ran)
+    records = [done[i] for i in sorted(done)]
     print(render(records, args.format, tune=args.tune))
     if any(r["status"] == "failed" for r in records):
         sys.exit(1)
@@ -78,6 +99,8 @@ def cmd_report(args, reg) -> None:
     from wsbench.report.figures import figures_for
     from wsbench.report.tables import render
     results = results_dir(args.results)
+    if args.figures:
+        require_writable(results / "figures", RESULTS_FLAG)
     records = load_records(results)
     if args.sweep:
         ids = {spec.run_id for spec in load_sweep(args.sweep, reg).specs}
@@ -104,13 +127,16 @@ def cmd_verify(args, reg) -> None:
 def cmd_sweep(args, reg) -> None:
     from wsbench.cluster.submit import submit
     from wsbench.cluster.sweepfile import CLUSTER_FILE, load_sweep, read_cluster_settings
+    from wsbench.core.runner import writes_data_root
     sweep = load_sweep(args.file, reg)
     settings_file = Path(args.settings) if args.settings else project_root(args.project) / CLUSTER_FILE
     settings = {**read_cluster_settings(settings_file, required=bool(args.settings)),
                 **sweep.cluster,
                 **{k: v for k, v in vars(args).items() if k in CLUSTER_SETTINGS and v is not None}}
-    results = results_dir(args.results)
-    submitted = submit(sweep, reg, args.cluster, settings, data_root(args.data_root), results, args.device,
+    results, root = require_writable(results_dir(args.results), RESULTS_FLAG), data_root(args.data_root)
+    if writes_data_root(reg, sweep.specs) or not all(reg.dataset(s.dataset)().is_prepared(root) for s in sweep.specs):
+        require_writable(root, DATA_FLAG)  # the stages prepare data or fit zoos there
+    submitted = submit(sweep, reg, args.cluster, settings, root, results, args.device,
                        dry_run=args.dry_run, wait=args.wait, log=lambda m: print(m, file=sys.stderr, flush=True))
     if submitted and not args.dry_run and (args.wait or args.cluster != "slurm"):
         cmd_status(args, reg)
@@ -150,10 +176,11 @@ def zoo_from_args(args, reg):
 def cmd_zoo(args, reg) -> None:
     from tqdm import tqdm
 
-    from wsbench.core.runner import parse_seeds, resolve_device
+    from wsbench.core.runner import resolve_device
     zoo = zoo_from_args(args, reg)
     if args.action == "fit":
-        shards = parse_seeds(args.shards) if args.shards else None
+        require_writable(data_root(args.data_root), DATA_FLAG)
+        shards = P.parse_indices(args.shards, "--shards", zoo.num_shards - 1) if args.shards else None
         fitted = zoo.fit(shards, resolve_device(args.device),
                          progress=lambda it, **kw: tqdm(it, disable=None, **kw))
         print(f"fitted {len(fitted)} shards", file=sys.stderr)
@@ -239,7 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def show_notice(message, category, filename, lineno, file=None, line=None) -> None:
+    """wsbench's own notices as one line; other libraries' warnings as Python prints them."""
+    if issubclass(category, Notice):
+        print(f"wsbench: warning: {message}", file=sys.stderr)
+    else:
+        default_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.showwarning = show_notice
     args = build_parser().parse_args(argv)
     if args.command == "run":
         args.method = args.method or ["hyperinr"]

@@ -87,3 +87,17 @@ class Malformed(Method):
                "float": good[1].astype(np.float64), "range": good[1] + data.num_classes, "none": good[1]}
         val = [good[0], bad[params["kind"]]]
         return MethodOutput(heads={"h": HeadResult(val, [guesses(len(data.test), data.num_classes, rng)] * 2)})
+
+
+class Artist(Method):
+    """Keeps the artefact its parameters name (right or wrong), and reports a NaN metric on demand."""
+    name = "artist"
+    params = {"artefact": Param("latents", "artefact name"), "array": Param("z_test", "array name"),
+              "nan_metric": Param(False, "report a metric that is NaN")}
+    profiles = {"quick": {}, "smoke": {}}
+
+    def run(self, data, params, ctx):
+        z = np.random.default_rng(0).normal(size=(len(data.test), 2)).astype(np.float32)
+        ctx.save_artifact(params["artefact"], **{params["array"]: z})
+        zeros = HeadResult([np.zeros(len(data.val), np.int64)], [np.zeros(len(data.test), np.int64)])
+        return MethodOutput(heads={"h": zeros}, metrics={"spread": float("nan") if params["nan_metric"] else 0.0})

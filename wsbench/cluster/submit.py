@@ -37,7 +37,11 @@ class RunJob(submitit.helpers.Checkpointable):
                  threads: int) -> str:
         runner = Runner(discover(plugin_dirs), Path(data_root), Path(results), resolve_device(device), quiet=True,
                         threads=threads, log=job_log())
-        record, _ = runner.run(RunSpec(**spec))
+        spec = RunSpec(**spec)
+        record, _ = runner.run(spec)
+        if record is None:  # another live process owns the run (a resubmitted copy): it writes the record
+            print(f"{spec.run_id}: run by {runner.lock(spec).describe_owner()}", file=sys.stderr, flush=True)
+            return "owned elsewhere"
         print(f"{record['run_id']}: {record['status']}", file=sys.stderr, flush=True)
         return record["status"]
 

@@ -28,10 +28,14 @@ from wsbench.cluster.settings import CLUSTER_SETTINGS
 from wsbench.core import params as P
 from wsbench.core.discovery import Registry
 from wsbench.core.errors import UserError
-from wsbench.core.runner import RunSpec, make_spec, parse_seeds
+from wsbench.core.runner import RunSpec, make_spec
 
 CLUSTER_FILE = Path("slurm") / "cluster.yaml"  # in the project folder
-SWEEP_KEYS = {"name", "seeds", "profile", "methods", "datasets", "cluster"}
+# The schema of a sweep file: every key it may hold, with the types its value may have.
+SWEEP_KEYS = {"name": (str,), "seeds": (int, str, list), "profile": (str,), "methods": (list,),
+              "datasets": (list,), "cluster": (dict,)}
+ENTRY_KEYS = {"methods": {"name": (str,), "params": (dict,), "profile": (str,)},
+              "datasets": {"name": (str,), "params": (dict,), "from": (str,)}}
 
 
 @dataclass
@@ -43,15 +47,27 @@ class Sweep:
     sources: dict[str, str] = field(default_factory=dict)  # data set -> --from folder
 
 
+def check_keys(mapping: dict, schema: dict[str, tuple], where: str) -> None:
+    """Every key known and every value of an allowed type, or an error naming the key."""
+    for key, value in mapping.items():
+        if key not in schema:
+            raise UserError(f"{where}: unknown key {key!r}; known: {', '.join(schema)}")
+        if not isinstance(value, schema[key]) or isinstance(value, bool):
+            kinds = " or ".join({str: "text", int: "a number", list: "a list", dict: "a mapping"}[k]
+                                for k in schema[key])
+            raise UserError(f"{where}: `{key}` must be {kinds}, got {value!r}")
+
+
 def _entries(doc: dict, key: str, path: Path) -> list[dict]:
     items = doc.get(key)
     if not isinstance(items, list) or not items:
         raise UserError(f"{path}: `{key}` must be a non-empty list")
     out = []
-    for item in items:
+    for i, item in enumerate(items, 1):
         item = {"name": item} if isinstance(item, str) else item
         if not isinstance(item, dict) or "name" not in item:
             raise UserError(f"{path}: every entry of `{key}` needs a `name`, got {item!r}")
+        check_keys(item, ENTRY_KEYS[key], f"{path}: {key} entry {i} ({item['name']})")
         out.append(item)
     return out
 
@@ -96,11 +112,10 @@ def load_sweep(path: Path, reg: Registry) -> Sweep:
         raise UserError(f"sweep file {path}: not valid YAML ({err})") from None
     if not isinstance(doc, dict):
         raise UserError(f"sweep file {path}: expected a mapping at the top")
-    unknown = set(doc) - SWEEP_KEYS
-    if unknown:
-        raise UserError(f"sweep file {path}: unknown keys {sorted(unknown)}; known: {sorted(SWEEP_KEYS)}")
+    check_keys(doc, SWEEP_KEYS, f"sweep file {path}")
     seeds = doc.get("seeds", 1)
-    seeds = [int(s) for s in seeds] if isinstance(seeds, list) else parse_seeds(str(seeds))
+    seeds = P.parse_indices(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds),
+                            f"sweep file {path}: seeds")
     cluster = doc.get("cluster") or {}
     check_cluster_keys(cluster, path)
     specs, sources = [], {}

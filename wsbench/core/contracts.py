@@ -16,24 +16,17 @@ import numpy as np
 import torch
 
 from wsbench.core.errors import DataNotPrepared, ProtocolViolation
+from wsbench.core.params import Param
 from wsbench.inr.siren import SirenLayout
 
 if TYPE_CHECKING:
     from wsbench.core.context import RunContext
 
 
-@dataclass(frozen=True)
-class Param:
-    """A declared, typed parameter of a plugin; `--param key=value` is checked against it."""
-
-    default: Any
-    help: str = ""
-    choices: tuple | None = None
-
-    @property
-    def type(self) -> type:
-        return type(self.default)
-
+# The arrays a method may keep for the figures (RunContext.save_artifact): artefact name ->
+# array name -> what it must hold. The harness checks them when they are saved.
+METHOD_ARTIFACTS = {"latents": {"z_test": "the test samples' latents, a 2-D float array (N_test, D) in split "
+                                          "order (figure: their PCA coloured by class)"}}
 
 # Every shape lies in the unit ball; UDF queries and surface recovery start in the cube
 # [-SHAPE_BOUND, SHAPE_BOUND]^3 around it.
@@ -203,6 +196,7 @@ class Dataset(Plugin):
 
     modality: ClassVar[str] = "image"
     needs_prepare: ClassVar[bool] = False
+    writes_data_root: ClassVar[bool] = False  # `load` caches derived data there (UDF banks)
     prepare_hint: ClassVar[str] = ""
 
     def prepare(self, root: Path, source: Path | None, params: dict[str, Any]) -> None:

@@ -12,3 +12,8 @@ class DataNotPrepared(UserError):
 class ProtocolViolation(Exception):
     """A method broke the harness's contract (read held-out labels, returned malformed
     predictions): its run ends `failed` with this message, never `ok`."""
+
+
+class Notice(UserWarning):
+    """Something a user should know that stops nothing (a skipped file, a duplicate record);
+    the CLI prints it as one line, `wsbench: warning: ...`."""

@@ -1,10 +1,68 @@
-"""Resolve a plugin's parameters: declared defaults <- profile <- profile@dataset <- --param."""
+"""Declared parameters and their resolution: defaults <- profile <- profile@dataset <- --param.
+
+Every value a run gets, whether from a default, a profile, a sweep file or the command
+line, is checked against its declaration before any work starts.
+"""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from wsbench.core.contracts import Param
 from wsbench.core.errors import UserError
+
+SCALARS = (bool, int, float, str)
+WIDTHS = re.compile(r"^\s*([1-9][0-9]*\s*(,\s*[1-9][0-9]*\s*)*)?$")  # "", "32", "512, 512"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared parameter of a plugin. Its default is a bool, int, float or str, and
+    `--param key=value` is parsed to that type; `choices`, the inclusive bounds `low` and
+    `high`, the exclusive lower bound `above` and `widths=True` (comma-separated positive
+    integers, "" for none) say which values are allowed. A declaration whose default breaks
+    its own rules is refused when the plugin file is loaded."""
+
+    default: Any
+    help: str = ""
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    above: float | None = None
+    widths: bool = False
+
+    def __post_init__(self):
+        if type(self.default) not in SCALARS:
+            raise TypeError(f"Param default {self.default!r}: must be a bool, int, float or str "
+                            f"(write a list as a comma-separated string)")
+        if (problem := self.problem(self.default)) is not None:
+            raise TypeError(f"Param default {self.default!r} {problem}")
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` (already of the declared type) is not allowed, or None."""
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {list(self.choices)}"
+        if self.low is not None and value < self.low:
+            return f"must be at least {self.low}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {self.high}"
+        if self.above is not None and value <= self.above:
+            return f"must be above {self.above}"
+        if self.widths and not WIDTHS.match(value):
+            return "must be comma-separated positive integers such as 32,32 (or empty)"
+        return None
+
+    def rules(self) -> str:
+        """The allowed values in words, for `wsbench list -v`."""
+        parts = [f"one of {', '.join(map(str, self.choices))}"] if self.choices is not None else []
+        parts += [f"{op} {bound}" for op, bound in ((">=", self.low), ("<=", self.high), (">", self.above))
+                  if bound is not None]
+        return "; ".join(parts + (["widths, e.g. 32,32"] if self.widths else []))
+
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
@@ -27,8 +85,19 @@ def parse_value(key: str, spec: Param, text: str, owner: str) -> Any:
     except ValueError:
         raise UserError(f"{owner}: parameter {key}={text!r} is not a valid {kind.__name__} "
                         f"(default {spec.default!r})") from None
-    if spec.choices is not None and value not in spec.choices:
-        raise UserError(f"{owner}: parameter {key}={value!r} must be one of {list(spec.choices)}")
+    return checked(key, spec, value, owner)
+
+
+def checked(key: str, spec: Param, value: Any, owner: str) -> Any:
+    """`value` if its declaration allows it (an int where a float is declared becomes a float);
+    else an error naming the parameter, the value and the rule it breaks."""
+    if spec.type is float and type(value) is int:
+        value = float(value)
+    if type(value) is not spec.type:
+        raise UserError(f"{owner}: parameter {key}={value!r} is a {type(value).__name__}, "
+                        f"declared {spec.type.__name__}")
+    if (problem := spec.problem(value)) is not None:
+        raise UserError(f"{owner}: parameter {key}={value!r} {problem}")
     return value
 
 
@@ -53,8 +122,11 @@ def resolve(plugin: type, overrides: dict[str, str], profile: str | None = None,
         if profile not in profiles:
             names = sorted(p for p in profiles if "@" not in p)
             raise UserError(f"{owner}: unknown profile {profile!r}; available: {', '.join(names)}")
-        values.update(profiles[profile])
-        values.update(profiles.get(f"{profile}@{dataset}", {}))
+        for name in (profile, f"{profile}@{dataset}"):
+            for key, value in profiles.get(name, {}).items():
+                if key not in declared:
+                    raise UserError(f"{owner}: profile {name!r} sets {key!r}, which is not declared")
+                values[key] = checked(key, declared[key], value, f"{owner}, profile {name!r}")
     return {**values, **parse_overrides(declared, overrides, owner)}
 
 
@@ -72,3 +144,40 @@ def parse_widths(text: str) -> tuple[int, ...]:
         return tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
         raise UserError(f"widths {text!r}: expected comma-separated integers such as 32,32") from None
+
+
+MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
+MAX_INDICES = 10_000  # a count or range of more is a typo, not a plan
+
+
+def parse_indices(text: str, flag: str, highest: int = MAX_SEED) -> list[int]:
+    """Seeds or shard numbers: "5" -> 0..4; "3,7" -> 3 and 7; "2-4" -> 2, 3, 4; "0,5-7" mixes
+    both. Every number lies in [0, highest] and appears once; an empty, descending or
+    repeating selection is an error that names the flag."""
+    def fail(why: str) -> UserError:
+        return UserError(f"{flag} {text!r}: {why}")
+    text = str(text).strip()
+    try:
+        if text.isdigit():  # a count
+            count = int(text)
+            if not 1 <= count <= min(MAX_INDICES, highest + 1):
+                raise fail(f"a count must lie between 1 and {min(MAX_INDICES, highest + 1)}")
+            return list(range(count))
+        out: list[int] = []
+        for item in text.split(","):
+            lo, sep, hi = item.strip().partition("-")
+            first, last = int(lo), int(hi) if sep else int(lo)
+            if last < first:
+                raise fail(f"{item.strip()} is a descending range; write {last}-{first}")
+            if last - first >= MAX_INDICES:
+                raise fail(f"{item.strip()} holds more than {MAX_INDICES} numbers")
+            out += range(first, last + 1)
+    except ValueError:
+        raise fail("expected a count (5), a list (0,3,7) or a range (2-4)") from None
+    if not out:
+        raise fail("selects nothing")
+    if max(out) > highest or min(out) < 0:
+        raise fail(f"{max(out) if max(out) > highest else min(out)} is outside 0-{highest}")
+    if len(set(out)) < len(out):
+        raise fail(f"{next(i for i in out if out.count(i) > 1)} appears twice")
+    return out

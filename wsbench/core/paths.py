@@ -4,11 +4,14 @@ to a place derived from the working directory, never from where wsbench is insta
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from wsbench.core.errors import UserError
 
 PROJECT_ENV, DATA_ENV, RESULTS_ENV, PLUGIN_ENV = "WSBENCH_PROJECT", "WSBENCH_DATA", "WSBENCH_RESULTS", "WSBENCH_PLUGINS"
+# how a message names each place
+RESULTS_FLAG, DATA_FLAG = f"results folder (--results or ${RESULTS_ENV})", f"data root (--data-root or ${DATA_ENV})"
 PACKAGE = Path(__file__).resolve().parent.parent
 # A source checkout holds the shipped plugins beside the package; an installed wheel
 # carries them as package data (pyproject.toml maps the folders into wsbench/shipped/).
@@ -59,3 +62,17 @@ def data_root(flag: str | None = None) -> Path:
 def results_dir(flag: str | None = None) -> Path:
     """--results, else $WSBENCH_RESULTS, else ./results."""
     return Path(flag or os.environ.get(RESULTS_ENV) or "results").expanduser().resolve()
+
+
+def require_writable(folder: Path, what: str) -> Path:
+    """Make `folder` if needed and prove it writable (a file written and removed) before any
+    work starts, so that a read-only or misnamed place fails at once, not after training."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".wsbench-write-check-"):
+            pass
+    except OSError as err:
+        raise UserError(f"{what} {folder} is not writable ({err.strerror or err})") from None
+    return folder

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from wsbench.core.paths import SOURCE_TREE
+from wsbench.core.errors import Notice
 from wsbench.core.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes
 from wsbench.core.protocol import PROTOCOL_VERSION
 
@@ -59,16 +60,39 @@ def write_record(results: Path, record: dict) -> Path:
     return path
 
 
+# What every run record holds, whatever its status; an `ok` one also has its heads.
+RECORD_FIELDS = {"schema": int, "run_id": str, "method": str, "dataset": str, "seed": int, "status": str}
+STATUSES = ("ok", "failed", "skipped")
+
+
+def record_problem(doc: Any) -> str | None:
+    """Why a parsed JSON document is not a run record this wsbench reads, or None."""
+    if not isinstance(doc, dict):
+        return f"a JSON {type(doc).__name__}, not a run record"
+    if missing := [k for k in RECORD_FIELDS if k not in doc]:
+        return f"not a run record (no {', '.join(missing)})"
+    if wrong := [k for k, kind in RECORD_FIELDS.items() if type(doc[k]) is not kind]:
+        return f"not a run record ({', '.join(f'{k} is {doc[k]!r}' for k in wrong)})"
+    if doc["schema"] != SCHEMA_VERSION:
+        return f"record schema {doc['schema']}, this wsbench reads {SCHEMA_VERSION} (rerun it)"
+    if doc["status"] not in STATUSES:
+        return f"status {doc['status']!r} is none of {', '.join(STATUSES)}"
+    heads = doc.get("heads")
+    if doc["status"] == "ok" and (not isinstance(heads, dict) or not heads
+                                  or not all(isinstance(h, dict) and "val_acc" in h for h in heads.values())):
+        return "an ok record without scored heads"
+    return None
+
+
 def load_records(results: Path) -> list[dict]:
-    """Every readable record of this schema under results/runs; others are reported, not fatal."""
+    """Every readable run record under results/runs; any other file there is named in a
+    warning and skipped (`wsbench verify` fails on it)."""
     records = []
     for path in sorted((results / "runs").glob("*.json")):
         record = read_record(path)
-        if record is None:
-            warnings.warn(f"skipping unreadable record {path}")
-        elif record.get("schema") != SCHEMA_VERSION:
-            warnings.warn(f"skipping {path}: record schema {record.get('schema', 1)}, this wsbench reads "
-                          f"{SCHEMA_VERSION} (rerun it)")
+        problem = "unreadable JSON" if record is None else record_problem(record)
+        if problem:
+            warnings.warn(f"skipping {path}: {problem}", Notice)
         else:
             records.append(record)
     return records

@@ -4,6 +4,7 @@ CPU seconds and peak memory are its own; the harness keeps the held-out labels."
 from __future__ import annotations
 
 import shutil
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from wsbench.core import params as P
 from wsbench.core import reconstruction
 from wsbench.core.context import RunContext, peak_rss_mb
 from wsbench.core.discovery import Registry
+from wsbench.core.lock import RunLock
 from wsbench.core.errors import ProtocolViolation, UserError
 from wsbench.core.protocol import score_head, seed_everything
 from wsbench.core.records import (SCHEMA_VERSION, provenance, read_record, record_path, run_id, run_identity,
@@ -50,25 +52,12 @@ def make_spec(reg: Registry, method: str, dataset: str, seed: int, profile: str,
     return RunSpec(method, dataset, seed, profile, params, data_params, versions, tune)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """"5" -> seeds 0..4; "3,7" -> seeds 3 and 7; "2-4" -> 2, 3, 4."""
-    try:
-        if "," in text:
-            return [int(s) for s in text.split(",") if s.strip()]
-        if "-" in text.strip("-"):
-            lo, hi = text.split("-")
-            return list(range(int(lo), int(hi) + 1))
-        n = int(text)
-    except ValueError:
-        raise UserError(f"--seeds {text!r}: expected a count (5), a list (0,3,7) or a range (2-4)") from None
-    if n < 1:
-        raise UserError(f"--seeds {text!r}: need at least one seed")
-    return list(range(n))
-
-
 def plan(reg: Registry, methods: list[str], datasets: list[str], seeds: list[int], profile: str,
          overrides: list[str], data_overrides: list[str], tune: bool = False) -> list[RunSpec]:
     """Every (method, data set, seed) run with its fully resolved, validated parameters."""
+    for flag, names in (("--method", methods), ("--dataset", datasets)):
+        if repeated := sorted({n for n in names if names.count(n) > 1}):
+            raise UserError(f"{flag} {repeated[0]} is given twice; name each once")
     method_over = P.parse_assignments(overrides, "--param")
     data_over = P.parse_assignments(data_overrides, "--data-param")
     specs = []
@@ -78,6 +67,13 @@ def plan(reg: Registry, methods: list[str], datasets: list[str], seeds: list[int
             mparams = P.resolve(reg.method(mname), method_over, profile=profile, dataset=dname)
             specs += [make_spec(reg, mname, dname, s, profile, mparams, dparams, tune) for s in seeds]
     return specs
+
+
+def writes_data_root(reg: Registry, specs: list[RunSpec]) -> bool:
+    """Whether these runs write under the data root: caches of their data sets, or shared
+    work of their methods (INR zoos)."""
+    return any(reg.dataset(s.dataset).writes_data_root or reg.method(s.method)().shared_work(s.params, s.seed)
+               is not None for s in specs)
 
 
 def resolve_device(flag: str) -> torch.device:
@@ -105,12 +101,38 @@ class Runner:
         record = read_record(record_path(self.results, spec.run_id))
         return record if record and record.get("status") == "ok" else None
 
-    def run(self, spec: RunSpec) -> tuple[dict, bool]:
-        """Return (record, ran): a finished run is not repeated unless forced."""
+    def lock(self, spec: RunSpec) -> RunLock:
+        return RunLock(self.results / "locks" / f"{spec.run_id}.lock")
+
+    def run(self, spec: RunSpec) -> tuple[dict | None, bool]:
+        """Return (record, ran): a finished run is not repeated unless forced, and a run that
+        another live process owns is left to it: (None, False)."""
         if not self.force and (record := self.done(spec)):
             return record, False
         self.reg.dataset(spec.dataset)().require_prepared(self.data_root)  # a user's mistake, named here
-        return run_in_process(self, spec), True
+        lock = self.lock(spec)
+        if not lock.acquire():
+            return None, False
+        try:
+            if not self.force and (record := self.done(spec)):  # its owner finished it just now
+                return record, False
+            return run_in_process(self, spec), True
+        finally:
+            lock.release()
+
+    def wait_for_owner(self, spec: RunSpec, poll_s: float = 2.0) -> tuple[dict, bool]:
+        """Wait until the process that owns a run ends it: (its record, False); or, if it
+        died without one, (the record of running it here, True)."""
+        lock = self.lock(spec)
+        while True:
+            while lock.held_by_other():
+                time.sleep(poll_s)
+            record = read_record(record_path(self.results, spec.run_id))
+            if record is not None and record.get("status") in ("ok", "skipped"):
+                return record, False
+            record, ran = self.run(spec)
+            if record is not None:
+                return record, ran
 
     def execute(self, spec: RunSpec, attempt: str = "") -> dict:
         """The run itself, in this process: load, run the method on the blinded splits,
@@ -123,6 +145,7 @@ class Runner:
             with ctx.stage("load_data"):
                 data = self.reg.dataset(spec.dataset)().load(self.data_root, spec.data_params)
             record["provenance"] = {**provenance(self.device), "data_checksums": data.checksums}
+            ctx.test_size = len(data.test)
             ctx.shared.update(data.shared_costs)
             method = self.reg.method(spec.method)()
             if reason := method.unsupported(data.modality, spec.params):
@@ -160,7 +183,7 @@ class Runner:
                                                       progress=ctx.progress)
             metrics.update(scores)
             if figure:
-                ctx.save_artifact("shapes", **figure)
+                ctx.keep_arrays("shapes", **figure)
         return {"heads": heads, "metrics": metrics, "num_params": out.num_params,
                 "predictions": write_predictions(self.results, spec.run_id, kept),
                 "labels": write_labels(self.results, spec.dataset, y_val, y_test)}

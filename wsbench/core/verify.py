@@ -18,7 +18,7 @@ from wsbench.core.discovery import Registry
 from wsbench.core.errors import DataNotPrepared, UserError
 from wsbench.core.fileio import sha256_file
 from wsbench.core.protocol import accuracy, select_epoch
-from wsbench.core.records import IDENTITY_KEYS, SCHEMA_VERSION, labels_sha, run_id
+from wsbench.core.records import IDENTITY_KEYS, labels_sha, record_problem, run_id
 
 
 class _Labels:
@@ -41,8 +41,6 @@ class _Labels:
 def check_record(path: Path, record: dict, results: Path, labels: _Labels) -> list[str]:
     """The problems of one record (empty when every number recomputes)."""
     where = f"{path.name} ({record.get('method')} on {record.get('dataset')} seed {record.get('seed')})"
-    if record.get("schema") != SCHEMA_VERSION:
-        return [f"{where}: record schema {record.get('schema', 1)}, expected {SCHEMA_VERSION}"]
     problems = []
     rid = run_id({k: record.get(k) for k in IDENTITY_KEYS})
     if rid != record.get("run_id") or path.stem != rid:
@@ -113,8 +111,8 @@ def verify(results: Path, data_root: Path, reg: Registry) -> tuple[int, list[str
         except (OSError, ValueError) as err:
             problems.append(f"{path.name}: unreadable ({err})")
             continue
-        if not isinstance(record, dict) or not all(k in record for k in ("run_id", "method", "dataset", "status")):
-            problems.append(f"{path.name}: not a run record")
+        if problem := record_problem(record):
+            problems.append(f"{path.name}: {problem}")
             continue
         identity = json.dumps({k: record.get(k) for k in IDENTITY_KEYS}, sort_keys=True, default=str)
         if identity in seen:

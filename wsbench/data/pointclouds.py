@@ -25,6 +25,7 @@ from wsbench.data.store import DATA_FILE, META_FILE, StoredDataset
 from wsbench.data.udf import attach_udf
 
 SPLITS = ("train", "test")
+KEPT = "the prepared data under the data root is left as it was"
 # the 10 classes that PointDA-10's ModelNet, ShapeNet and ScanNet parts share, in its label order
 POINTDA10_CLASSES = ("bathtub", "bed", "bookshelf", "cabinet", "chair", "lamp", "monitor", "plant", "sofa", "table")
 POINTDA10_SOURCE = ("the real data is not distributed with wsbench; get the PointDA-10 release (Qin et al. 2019, "
@@ -113,16 +114,20 @@ class PointCloudDataset(StoredDataset):
     """
 
     modality = "pointcloud"
+    writes_data_root = True  # the UDF query banks are cached beside the prepared files
     classes: ClassVar[tuple[str, ...]] = ()
     formats: ClassVar[tuple[str, ...]] = ("npy",)
     url: ClassVar[str] = ""  # a zip archive `prepare` downloads without --from ("": --from is required)
     split_file: ClassVar[Path | None] = None
     split_seed: ClassVar[int] = 0
+    train_counts: ClassVar[tuple[int, ...] | None] = None  # the official train shapes per class, if fixed
     params = {
-        "points": Param(1024, "points per shape: larger clouds are subsampled (seeded by shape), meshes sampled"),
+        "points": Param(1024, "points per shape: larger clouds are subsampled (seeded by shape), meshes sampled",
+                        low=1),
         "skip_bad": Param(False, "prepare skips malformed files and lists them in meta.json, instead of stopping"),
-        "udf_per_level": Param(800, "UDF queries per shape at each of 5 levels (surface, 3 noise levels, uniform)"),
-        "udf_seed": Param(0, "seed of the UDF query banks (cached under the data root per seed)"),
+        "udf_per_level": Param(800, "UDF queries per shape at each of 5 levels (surface, 3 noise levels, uniform)",
+                               low=1),
+        "udf_seed": Param(0, "seed of the UDF query banks (cached under the data root per seed)", low=0),
     }
 
     def prepare(self, root: Path, source: Path | None, params: dict) -> None:
@@ -154,6 +159,7 @@ class PointCloudDataset(StoredDataset):
                     "points": params["points"], "skipped": skipped}
             if self.split_file is None:
                 meta["val"] = per_class_holdout(arrays["train_labels"], self.split_seed).tolist()
+            self.check_train_list(arrays["train_labels"], meta, folder)  # before the good data is replaced
             self.write_prepared(tmp, arrays, meta)
         if skipped:
             print(f"skipped {len(skipped)} malformed files (listed in {self.folder(root) / META_FILE}):")
@@ -225,6 +231,22 @@ class PointCloudDataset(StoredDataset):
         attach_udf(data, folder, params["udf_per_level"], params["udf_seed"],
                    progress=lambda it, **kw: tqdm(it, disable=None, leave=False, **kw))
         return data
+
+    def check_train_list(self, labels: np.ndarray, meta: dict, folder: Path) -> None:
+        """Refuse a source whose train list does not fit the stored split (or the official
+        per-class counts), so that `prepare` never replaces good data with data no run can use."""
+        try:
+            self.train_val(meta, len(labels))
+        except UserError as err:
+            raise UserError(f"--from {folder}: {err}; {KEPT}") from None
+        if self.train_counts is not None:
+            counts = np.bincount(labels, minlength=len(self.classes))
+            wrong = [f"{self.classes[c]} {counts[c]} (expected {n})" for c, n in enumerate(self.train_counts)
+                     if counts[c] != n]
+            if wrong:
+                more = ", ..." if len(wrong) > 4 else ""
+                raise UserError(f"--from {folder}: the train shapes per class differ from {self.name}'s official "
+                                f"list ({len(wrong)} classes: {', '.join(wrong[:4])}{more}); {KEPT}")
 
     def train_val(self, meta: dict, n_train: int) -> tuple[np.ndarray, np.ndarray, str]:
         """Train and validation indices into the prepared train list, and the split's checksum."""

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from wsbench.core.errors import UserError
+from wsbench.core.errors import Notice, UserError
 from wsbench.core.records import IDENTITY_KEYS
 
 FORMATS = {"markdown": "github", "latex": "latex_booktabs", "plain": "simple"}
@@ -60,7 +60,7 @@ def dedupe(records: list[dict]) -> list[dict]:
         if key in seen:
             warnings.warn(f"records {seen[key].get('run_id')} and {r.get('run_id')} claim the same run "
                           f"({r['method']} on {r.get('dataset')} seed {r.get('seed')}); counted once; "
-                          f"`wsbench verify` names the offending file")
+                          f"`wsbench verify` names the offending file", Notice)
             continue
         seen[key] = r
     return list(seen.values())

@@ -26,10 +26,10 @@ from wsbench.zoo.store import Zoo
 AUGMENTATIONS = ("none", "permute", "affine", "permute+affine")
 
 TRAIN_PARAMS = {
-    "epochs": Param(50, "classifier training epochs"),
-    "batch_size": Param(64, "INRs per classifier step"),
-    "lr": Param(1e-3, "AdamW learning rate (cosine schedule)"),
-    "weight_decay": Param(5e-4, "AdamW weight decay"),
+    "epochs": Param(50, "classifier training epochs", low=1),
+    "batch_size": Param(64, "INRs per classifier step", low=1),
+    "lr": Param(1e-3, "AdamW learning rate (cosine schedule)", above=0),
+    "weight_decay": Param(5e-4, "AdamW weight decay", low=0),
     "augment": Param("none", "weight-space augmentation of training INRs: hidden-neuron permutations, "
                              "and/or a random rotation, scaling and shift of the input coordinates "
                              "(folded into the first layer)", choices=AUGMENTATIONS),

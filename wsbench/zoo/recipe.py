@@ -12,20 +12,20 @@ from wsbench.inr.siren import INIT_SCHEMES
 from wsbench.zoo.store import INITS, ZooSpec
 
 RECIPE = {
-    "inr_hidden": Param("32,32", "hidden widths of every INR's SIREN (DWSNet: 32,32)"),
-    "inr_w0": Param(30.0, "SIREN frequency of every INR"),
-    "inr_steps": Param(1000, "Adam steps per INR at most"),
-    "inr_lr": Param(5e-4, "Adam learning rate of the INR fits"),
-    "inr_psnr_stop": Param(40.0, "stop fitting an INR at this PSNR in dB (0: never)"),
+    "inr_hidden": Param("32,32", "hidden widths of every INR's SIREN (DWSNet: 32,32)", widths=True),
+    "inr_w0": Param(30.0, "SIREN frequency of every INR", above=0),
+    "inr_steps": Param(1000, "Adam steps per INR at most", low=1),
+    "inr_lr": Param(5e-4, "Adam learning rate of the INR fits", above=0),
+    "inr_psnr_stop": Param(40.0, "stop fitting an INR at this PSNR in dB (0: never)", low=0),
     "inr_offset": Param(0.0, "added to every INR output (DWSNet's quirk: 0.5)"),
     "inr_init": Param("independent", "random initialisation per INR, or one shared by all", choices=INITS),
     "inr_init_scheme": Param("siren", "siren: Sitzmann's init; dwsnet: the init of DWSNet's INR set "
                                       "(low first-layer frequencies, zero biases)", choices=INIT_SCHEMES),
-    "inr_views": Param(1, "INRs per training sample, each from its own initialisation (val and test: one)"),
+    "inr_views": Param(1, "INRs per training sample, each from its own initialisation (val and test: one)", low=1),
     "inr_train_limit": Param(0, "fit (and train on) only the first N training samples (0: all); "
-                                "val and test are always complete"),
+                                "val and test are always complete", low=0),
     "inr_seed": Param(0, "seed of the INR initialisations; the zoo is shared by all run seeds "
-                         "(-1: the run seed, a zoo per seed)"),
+                         "(-1: the run seed, a zoo per seed)", low=-1),
 }
 
 # The INR set the published DWSNet/NFN/NG numbers were measured on (init, +0.5
