@@ -55,7 +55,7 @@ def cmd_prepare(args, reg) -> None:
 
 
 def cmd_run(args, reg) -> None:
-    from wsbench.core.runner import Runner, plan, resolve_device, summarize, writes_data_root
+    from wsbench.core.runner import Runner, now, plan, resolve_device, summarize, writes_data_root
     from wsbench.report.figures import figures_for
     from wsbench.report.tables import render
     specs = plan(reg, args.method, args.dataset, P.parse_indices(args.seeds, "--seeds"), args.profile,
@@ -65,8 +65,10 @@ def cmd_run(args, reg) -> None:
         require_writable(root, DATA_FLAG)
     runner = Runner(reg, root, results, resolve_device(args.device), force=args.force, quiet=args.quiet)
     done: dict[int, dict] = {}
+    started = now()  # a record finished since then, not by this command, was run by another process
 
-    def show(i: int, record: dict, ran: bool, by_other: bool = False) -> None:
+    def show(i: int, record: dict, ran: bool) -> None:
+        by_other = record.get("finished", "") >= started
         note = "" if ran else " (run by another process)" if by_other else " (done before; --force reruns)"
         print(f"[{i}/{len(specs)}] {summarize(record)}{note}", file=sys.stderr, flush=True)
         if ran and record["status"] == "ok":
@@ -85,8 +87,7 @@ def cmd_run(args, reg) -> None:
         else:
             show(i, record, ran)
     for i, spec in held:
-        record, ran = runner.wait_for_owner(spec)
-        show(i, record, ran, by_other=not ran)
+        show(i, *runner.wait_for_owner(spec))
     records = [done[i] for i in sorted(done)]
     print(render(records, args.format, tune=args.tune))
     if any(r["status"] == "failed" for r in records):
