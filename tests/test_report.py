@@ -58,3 +58,26 @@ def test_formats():
         render(recs, "html")
     with pytest.raises(UserError, match="no run records"):
         render([])
+
+
+def test_published_reference_difference_and_what_differs_stand_beside_matching_rows():
+    import math
+    zoo = {"inr_init_scheme": "dwsnet", "inr_offset": 0.5, "inr_steps": 400, "inr_train_limit": 20000,
+           "epochs": 15}
+    accs = [0.84, 0.85, 0.86]
+    recs = [rec(s, a, method="dwsnet", params=zoo, dataset="mnist") for s, a in enumerate(accs)]
+    for r in recs:
+        r["heads"] = {"weights": r["heads"]["z"]}
+    table = render(recs, "csv")
+    row = table.splitlines()[1]
+    assert "85.71 ± 0.57" in row and "Navon et al. 2023" in row
+    se = 100 * np.std(accs, ddof=1) / np.sqrt(3)
+    diff = 100 * np.mean(accs) - 85.71
+    assert f"{diff:+.2f} ({diff / math.hypot(se, 0.57):+.1f} σ)" in row  # the paper gives no seed count
+    assert "inr_steps 400 (paper 1000); inr_train_limit 20000 (paper all); epochs 15 (paper 100)" in row
+    nfn = rec(0, 0.7, method="nfn", dataset="mnist", params={**zoo, "inr_init_scheme": "siren", "mode": "np"})
+    nfn["heads"] = {"weights": nfn["heads"]["z"]}
+    standard = render([nfn], "csv")
+    assert "INR set standard SIRENs, paper dwsnet-set" in standard and "78.50" in standard
+    assert "+-8.50" not in standard and "-8.50" in standard  # n = 1: the plain difference
+    assert "published" not in render([rec(0, 0.9)], "csv")  # no reference: no columns

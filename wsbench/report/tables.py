@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from wsbench.core.errors import Notice, UserError
 from wsbench.core.records import IDENTITY_KEYS
+from wsbench.report.references import compare, differences, match, published
 
 FORMATS = {"markdown": "github", "latex": "latex_booktabs", "plain": "simple"}
 GROUP = ["dataset", "method", "profile", "config", "head"]
@@ -160,11 +161,29 @@ def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
     out["threads"] = agg.threads
     out["peak MB"] = agg.peak_mb.round(0)
     out["INR zoo"] = agg.zoo.fillna("")
+    if not tune:
+        add_references(out, agg)
     out["commits"] = agg.commits.fillna("")
     empty = [c for c in ("test PSNR dB", "test UDF L1", "test Chamfer") if out[c].isna().all()]
-    empty += [c for c in ("config", "INR zoo") if not out[c].astype(bool).any()]
+    empty += [c for c in ("config", "INR zoo", "published %", "Δ pts", "differs from paper", "reference")
+              if c in out and not out[c].astype(bool).any()]
     empty += [c for c in ("of it shared s",) if not (out[c].fillna(0) > 0).any()]
     return out.drop(columns=empty)
+
+
+def add_references(out: pd.DataFrame, agg: pd.DataFrame) -> None:
+    """The published figure, the difference and what differs, beside every row with a reference."""
+    columns = {"published %": [], "Δ pts": [], "differs from paper": [], "reference": []}
+    for row in agg.itertuples():
+        params = json.loads(row.key).get("params") or {}
+        ref = match(row.method, row.dataset, row.head, params) if isinstance(row.head, str) else None
+        ok = ref is not None and not np.isnan(row.test_mean)
+        columns["published %"].append(published(ref) if ok else "")
+        columns["Δ pts"].append(compare(ref, row.test_mean, row.test_se, row.n) if ok else "")
+        columns["differs from paper"].append(differences(ref, params) if ok else "")
+        columns["reference"].append(ref["source"] if ok else "")
+    for name, values in columns.items():
+        out[name] = values
 
 
 def render(records: list[dict], fmt: str = "markdown", tune: bool = False) -> str:
