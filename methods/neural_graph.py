@@ -1,10 +1,12 @@
-"""Neural graph: the INR as a graph (neurons as nodes, weights as edge features)
-and message passing from torch-geometric (Kofinas et al. 2024; Lim et al. 2024)."""
+"""Neural graph: the INR as a graph (neurons as nodes with bias features and positional
+embeddings, weights as edge features updated every layer) and PNA message passing from
+torch-geometric, as Kofinas et al. (ICLR 2024) built NG-GNN."""
 from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
 
 
 class NeuralGraphMethod(ZooMethod):
     name = "neural-graph"
+    version = 2  # 2: PNA layers with edge updates, as Kofinas et al. built it
     description = "message passing on the graph of each fitted SIREN's neurons (torch-geometric)"
     model_params = {
         "hidden": Param(32, "node and edge feature width", low=1),

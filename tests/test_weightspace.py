@@ -6,7 +6,8 @@ from wsbench.models.dwsnet import DWSNet
 from wsbench.models.flat import FlatMLP
 from wsbench.models.graph import NeuralGraph
 from wsbench.models.nfn import NFN
-from wsbench.models.symmetry import permute_hidden
+from wsbench.models.scalegmn import ScaleGMN
+from wsbench.models.symmetry import flip_signs, permute_hidden
 
 LAYOUTS = [SirenLayout((2, 32, 32, 1)), SirenLayout((3, 16, 16, 1))]
 INVARIANT = {
@@ -14,6 +15,7 @@ INVARIANT = {
     "nfn-np": lambda layout, classes: NFN(layout, classes, mode="np"),
     "nfn-hnp": lambda layout, classes: NFN(layout, classes, mode="hnp"),
     "graph": NeuralGraph,
+    "scalegmn": ScaleGMN,
 }
 MODELS = {**INVARIANT, "flat": FlatMLP}
 by_widths = pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: "-".join(map(str, layout.widths)))
@@ -84,7 +86,27 @@ def test_permute_hidden_draws_a_permutation_per_sample():
     torch.testing.assert_close(permuted.sort(1).values, flat.sort(1).values)
 
 
-@pytest.mark.parametrize("name", ["dwsnet", "nfn-hnp", "graph"])
+@by_widths
+def test_sign_flips_preserve_the_inr_function_and_scalegmn_alone_ignores_them(layout):
+    """sin is odd: negating a hidden neuron's incoming weights, bias and outgoing weights
+    keeps the SIREN's function. ScaleGMN's logits stay (with permutations too); others change."""
+    gen = torch.Generator().manual_seed(0)
+    flat = layout.init(6, gen).double() * 3
+    coords = (2 * torch.rand(300, layout.widths[0], generator=gen) - 1).double()
+    flipped = permute_hidden(layout, flip_signs(layout, flat, gen), gen)
+    assert (flipped - flat).abs().max() > 1e-3
+    torch.testing.assert_close(siren_forward(layout, flipped, coords), siren_forward(layout, flat, coords),
+                               atol=1e-10, rtol=0)
+    torch.manual_seed(0)
+    models = {"scalegmn": ScaleGMN(layout, 5).double(), "graph": NeuralGraph(layout, 5).double(),
+              "flat": FlatMLP(layout, 5).double()}
+    logits = {name: model(flat) for name, model in models.items()}
+    torch.testing.assert_close(models["scalegmn"](flipped), logits["scalegmn"], atol=1e-5, rtol=0)
+    for name in ("graph", "flat"):  # negative controls: blind to the sign symmetry
+        assert (models[name](flipped) - logits[name]).abs().max() > 1e-3, name
+
+
+@pytest.mark.parametrize("name", ["dwsnet", "nfn-hnp", "graph", "scalegmn"])
 def test_input_coordinates_keep_their_identity(name):
     torch.manual_seed(0)
     layout = LAYOUTS[0]

@@ -96,3 +96,26 @@ def test_normalisation_commutes_with_neuron_permutations(registry, tmp_path):
     torch.testing.assert_close(permute_hidden(layout, (flat - mean) / std, gen()),
                                (permute_hidden(layout, flat, gen()) - mean) / std)
     assert not np.allclose(std.numpy(), std.numpy()[0])  # the layers do differ
+
+
+def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(registry, tmp_path):
+    """Zoo statistics, the method's normalisation and its network: flipping the signs (and
+    permuting) the hidden neurons of the raw INRs leaves ScaleGMN's logits as they were; a
+    centring normalisation would not keep them (the negative control)."""
+    from wsbench.models.symmetry import flip_signs
+    data = registry.dataset("synthetic")().load(tmp_path, resolve(registry.dataset("synthetic"), {}))
+    params = resolve(registry.method("scalegmn"), {}, profile="smoke")
+    spec = zoo_specs(data, params, 0)["val"]
+    zoo = Zoo(spec, tmp_path, data.val, "image")
+    zoo.fit()
+    stats = torch.from_numpy(zoo.statistics()).double()
+    raw = torch.from_numpy(zoo.load()["weights"]).double()
+    gen = torch.Generator().manual_seed(5)
+    flipped = permute_hidden(spec.layout, flip_signs(spec.layout, raw, gen), gen)
+    method = registry.method("scalegmn")()
+    torch.manual_seed(0)
+    model = method.build(spec.layout, data.num_classes, params).double().eval()
+    normalise = method.normaliser(stats, torch.device("cpu"))
+    torch.testing.assert_close(model(normalise(flipped)), model(normalise(raw)), atol=1e-5, rtol=0)
+    centring = registry.method("dwsnet")().normaliser(stats, torch.device("cpu"))
+    assert (model(centring(flipped)) - model(centring(raw))).abs().max() > 1e-4

@@ -44,3 +44,16 @@ def affine_augment(layout: SirenLayout, flat: torch.Tensor, gen: torch.Generator
     w, b = flat[:, :o * d].reshape(n, o, d), flat[:, o * d:o * d + o]
     head = torch.cat([(w @ a).flatten(1), b + (w @ t[:, :, None]).squeeze(2)], 1)
     return torch.cat([head, flat[:, o * d + o:]], 1)
+
+
+def flip_signs(layout: SirenLayout, flat: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The flat weights (B, P) with a random sign flip of every hidden neuron: its incoming
+    weights, bias and outgoing weights negated. sin is odd, so sin(-x) = -sin(x) and the
+    next layer's negated weights undo it: the SIREN computes the same function."""
+    layers = layout.unflatten(flat)
+    ws, bs = [w for w, _ in layers], [b for _, b in layers]
+    for k in range(len(layers) - 1):
+        s = (torch.rand(flat.shape[0], ws[k].shape[1], generator=generator) < 0.5).to(flat) * 2 - 1
+        ws[k], bs[k] = ws[k] * s[:, :, None], bs[k] * s
+        ws[k + 1] = ws[k + 1] * s[:, None, :]
+    return torch.cat([t for w, b in zip(ws, bs) for t in (w.flatten(1), b)], dim=1)

@@ -8,7 +8,7 @@ zoo is the run's shared work: a sweep fits it once, in a stage before the runs.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +41,10 @@ class ZooMethod(Method):
 
     modalities = ("image", "pointcloud")
     model_params: dict[str, Param] = {}
+    # Standardise each weight tensor by its mean and std over the training zoo; without
+    # centring (False) only the scaling is applied, which keeps a sign flip a sign flip:
+    # -w / std = -(w / std), whereas (-w - mean) / std is not -((w - mean) / std).
+    centre: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -98,13 +102,18 @@ class ZooMethod(Method):
               y_train: torch.Tensor, p: dict[str, Any], ctx: RunContext) -> HeadResult:
         """Weights standardised by the training zoo's statistics (augmentations act on the
         raw weights first), trained by the shared classifier loop."""
-        stats = stats.to(ctx.device)
-        normalise = lambda w: (w.to(ctx.device) - stats[0]) / stats[1]  # noqa: E731
+        normalise = self.normaliser(stats, ctx.device)
         return train_classifier(
             model, lambda idx, gen: normalise(self.augment(layout, raw["train"][idx], p["augment"], gen)),
             y_train, normalise(raw["val"]), normalise(raw["test"]), ctx, epochs=p["epochs"], lr=p["lr"],
             weight_decay=p["weight_decay"], batch_size=p["batch_size"], name="classifier",
             desc=f"{self.name} epochs")
+
+    def normaliser(self, stats: torch.Tensor, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Raw weights (B, P) -> the classifier's input, from the training zoo's statistics (2, P)."""
+        mean = stats[0].to(device) if self.centre else torch.zeros_like(stats[0], device=device)
+        std = stats[1].to(device)
+        return lambda w: (w.to(device) - mean) / std
 
     @staticmethod
     def augment(layout: SirenLayout, raw: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
