@@ -40,11 +40,11 @@ class SignLayer(nn.Module):
         self.update = odd_mlp(2 * hidden, hidden)
         self.edge_update = nn.Linear(hidden, hidden, bias=False)
 
-    def forward(self, h, e, src, dst, direction, num_nodes):
-        messages = torch.zeros_like(e)
-        for d in range(2):
-            on = direction == d
-            messages[on] = self.edge_maps[d](e[on]) * self.node_maps[d](h[src[on]])
+    def forward(self, h, e, src, dst, directions, num_nodes):
+        """`directions`: the indices of the forward and of the reverse edges."""
+        messages = torch.empty_like(e)
+        for edge_map, node_map, on in zip(self.edge_maps, self.node_maps, directions):
+            messages[on] = edge_map(e[on]) * node_map(h)[src[on]]  # the node map once per node, then gathered
         incoming = torch.zeros(num_nodes, h.shape[1], dtype=h.dtype, device=h.device)
         incoming.index_add_(0, dst, messages)
         count = torch.bincount(dst, minlength=num_nodes).clamp_min(1).to(h.dtype)[:, None]
@@ -82,8 +82,9 @@ class ScaleGMN(nn.Module):
         e = w[..., None] * self.edge_scale(self.edge_layer)
         h, e = h.flatten(0, 1), e.flatten(0, 1)
         direction = self.graph.direction.repeat(batch)
+        directions = [torch.nonzero(direction == d).squeeze(1) for d in range(2)]
         for layer in self.layers:
-            h, e = layer(h, e, edge_index[0], edge_index[1], direction, batch * nodes)
+            h, e = layer(h, e, edge_index[0], edge_index[1], directions, batch * nodes)
         h = h.view(batch, nodes, -1)
         invariant = torch.where(self.fixed[None, :, None], h, h.abs())
         return self.head(self.graph.pool(invariant, batch))
