@@ -81,3 +81,18 @@ def test_published_reference_difference_and_what_differs_stand_beside_matching_r
     assert "INR set standard SIRENs, paper dwsnet-set" in standard and "78.50" in standard
     assert "+-8.50" not in standard and "-8.50" in standard  # n = 1: the plain difference
     assert "published" not in render([rec(0, 0.9)], "csv")  # no reference: no columns
+
+
+def test_every_reference_names_a_shipped_method_head_and_variant(registry, tmp_path):
+    from wsbench.report.references import load_references
+    for ref in load_references():
+        if "no wsbench adapter" in ref["source"]:
+            continue
+        cls = registry.method(ref["method"])
+        assert set(ref.get("params") or {}) <= set(cls.params), ref
+        assert set(ref.get("budget") or {}) <= set(cls.params), ref
+        assert ref["dataset"] in registry.datasets, ref
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {method: m, head: h, dataset: d, protocol: mine, value: 1, source: s}\n")
+    with pytest.raises(UserError, match="entry 1: protocol one of dwsnet-set, nfn-set, own"):
+        load_references(bad)
