@@ -55,7 +55,7 @@ def cmd_prepare(args, reg) -> None:
 
 
 def cmd_run(args, reg) -> None:
-    from wsbench.core.runner import Runner, now, plan, resolve_device, summarize, writes_data_root
+    from wsbench.core.runner import Runner, plan, resolve_device, summarize, writes_data_root
     from wsbench.report.figures import figures_for
     from wsbench.report.tables import render
     specs = plan(reg, args.method, args.dataset, P.parse_indices(args.seeds, "--seeds"), args.profile,
@@ -65,10 +65,10 @@ def cmd_run(args, reg) -> None:
         require_writable(root, DATA_FLAG)
     runner = Runner(reg, root, results, resolve_device(args.device), force=args.force, quiet=args.quiet)
     done: dict[int, dict] = {}
-    started = now()  # a record finished since then, not by this command, was run by another process
+    done_before = {spec.run_id for spec in specs if runner.done(spec)}  # the rest, if not run here, ran elsewhere
 
     def show(i: int, record: dict, ran: bool) -> None:
-        by_other = record.get("finished", "") >= started
+        by_other = record["run_id"] not in done_before
         note = "" if ran else " (run by another process)" if by_other else " (done before; --force reruns)"
         print(f"[{i}/{len(specs)}] {summarize(record)}{note}", file=sys.stderr, flush=True)
         if ran and record["status"] == "ok":
