@@ -43,8 +43,8 @@ def test_rerun_does_no_work_and_prints_the_same_table(dirs, cli, monkeypatch):
     args = ("--plugins", TOY, "run", "--method", "oracle", "--dataset", "synthetic", "--seeds", "3", "--quiet")
     code, table, _ = cli(*args)
     assert code == 0
-    import wsbench.core.worker
-    monkeypatch.setattr(wsbench.core.worker, "run_in_process", lambda *a: pytest.fail("a finished run ran again"))
+    import wsbench.core.runner
+    monkeypatch.setattr(wsbench.core.runner, "run_in_process", lambda *a: pytest.fail("a finished run ran again"))
     code, again, err = cli(*args)
     assert code == 0 and again == table
     assert err.count("done before") == 3
