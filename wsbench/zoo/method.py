@@ -35,6 +35,14 @@ TRAIN_PARAMS = {
                              "(folded into the first layer)", choices=AUGMENTATIONS),
 }
 
+# The graph metanetworks' network parameters and tiny test setting (neural-graph, scalegmn).
+GRAPH_PARAMS = {
+    "hidden": Param(32, "node and edge feature width", low=1),
+    "layers": Param(3, "message-passing layers", low=1),
+    "head_hidden": Param("128", "hidden widths of the pooled head's MLP", widths=True),
+}
+GRAPH_SMOKE = {"epochs": 2, "inr_steps": 20, "hidden": 8, "layers": 2, "head_hidden": "16"}
+
 
 class ZooMethod(Method):
     """A classifier of independently fitted INRs; subclasses build the network."""
