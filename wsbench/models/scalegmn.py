@@ -1,7 +1,7 @@
 """ScaleGMN (Kalogeropoulos et al., NeurIPS 2024) for sine networks: a graph metanetwork
-over the neuron graph of wsbench.models.graph that is invariant to permutations of hidden
-neurons *and* to their sign flips. sin is odd, so negating a hidden neuron's incoming
-weights, bias and outgoing weights leaves the SIREN's function unchanged.
+over the neuron graph of a SIREN (neurons as nodes, weights as edges) that is invariant to
+permutations of hidden neurons *and* to their sign flips. sin is odd, so negating a hidden
+neuron's incoming weights, bias and outgoing weights leaves the SIREN's function unchanged.
 
 Under a flip s_j = ±1 of each hidden neuron (s = 1 for inputs and outputs), a node's
 bias scales by s_j and an edge's weight from i to j by s_i s_j. Every state here keeps
@@ -14,6 +14,11 @@ that law: node states h_j -> s_j h_j, edge states e_ij -> s_i s_j e_ij. This hol
   - the readout takes |h| of hidden nodes (invariant) and h of input and output nodes.
 Messages flow both ways along every edge, with maps of their own per direction, as in the
 bidirectional ScaleGMN-B.
+
+Every INR of a zoo has the same graph, a stack of complete bipartite layers, so message
+passing is written densely, layer by layer: edge states (B, out, in, d), node states
+(B, n, d). This is the message passing of an edge list (sum over a node's neighbours,
+divided by its degree) without gathers and scatters, which took most of the time on a CPU.
 """
 from __future__ import annotations
 
@@ -40,17 +45,21 @@ class SignLayer(nn.Module):
         self.update = odd_mlp(2 * hidden, hidden)
         self.edge_update = nn.Linear(hidden, hidden, bias=False)
 
-    def forward(self, h, e, src, dst, directions, num_nodes):
-        """`directions`: the indices of the forward and of the reverse edges."""
-        messages = torch.empty_like(e)
-        for edge_map, node_map, on in zip(self.edge_maps, self.node_maps, directions):
-            messages[on] = edge_map(e[on]) * node_map(h)[src[on]]  # the node map once per node, then gathered
-        incoming = torch.zeros(num_nodes, h.shape[1], dtype=h.dtype, device=h.device)
-        incoming.index_add_(0, dst, messages)
-        count = torch.bincount(dst, minlength=num_nodes).clamp_min(1).to(h.dtype)[:, None]
-        h = h + self.update(torch.cat([h, incoming / count], dim=-1))  # mean: sign-equivariant (max would not be)
-        e = e + self.edge_update(h[src] * h[dst])
-        return h, e
+    def forward(self, h: list[torch.Tensor], e: list[torch.Tensor], degree: list[int]):
+        """h[k] (B, n_k, d): the neurons of layer k (0: inputs); e[k] (B, n_{k+1}, n_k, d): the
+        weights from layer k to k+1; degree[k]: each layer-k neuron's number of neighbours."""
+        forward_map, backward_map = self.edge_maps
+        g_forward, g_backward = self.node_maps[0](torch.cat(h, 1)), self.node_maps[1](torch.cat(h, 1))
+        sizes = [x.shape[1] for x in h]
+        g_forward, g_backward = g_forward.split(sizes, 1), g_backward.split(sizes, 1)
+        incoming = [torch.zeros_like(x) for x in h]
+        for k, edges in enumerate(e):
+            incoming[k + 1] = incoming[k + 1] + (forward_map(edges) * g_forward[k][:, None]).sum(2)
+            incoming[k] = incoming[k] + (backward_map(edges) * g_backward[k + 1][:, :, None]).sum(1)
+        h_all, mean_all = torch.cat(h, 1), torch.cat([x / n for x, n in zip(incoming, degree)], 1)
+        h = (h_all + self.update(torch.cat([h_all, mean_all], dim=-1))).split(sizes, 1)  # mean keeps the sign law
+        e = [edges + self.edge_update(h[k + 1][:, :, None] * h[k][:, None]) for k, edges in enumerate(e)]
+        return list(h), e
 
 
 class ScaleGMN(nn.Module):
@@ -59,14 +68,13 @@ class ScaleGMN(nn.Module):
     def __init__(self, layout: SirenLayout, num_classes: int, hidden: int = 32, layers: int = 3,
                  head_hidden: tuple[int, ...] = (128,)):
         super().__init__()
+        self.layout = layout
         self.graph = GraphBatch(layout)
         widths = layout.widths
         self.register_buffer("fixed", (self.graph.node_type < widths[0])
                              | (self.graph.node_type >= self.graph.num_types - widths[-1]))  # never flip
-        layer_of_edge = torch.bucketize(self.graph.weight_pos, torch.tensor(
-            [sum(o * i + o for o, i in layout.layer_shapes[:k + 1]) for k in range(len(layout.layer_shapes))]),
-            right=True)
-        self.register_buffer("edge_layer", layer_of_edge)
+        self.degree = [(widths[k - 1] if k > 0 else 0) + (widths[k + 1] if k + 1 < len(widths) else 0)
+                       for k in range(len(widths))]
         self.node_scale = nn.Embedding(self.graph.num_types, hidden)  # multiplies the bias: flips with it
         self.node_shift = nn.Embedding(self.graph.num_types, hidden)  # added at input and output nodes only
         self.edge_scale = nn.Embedding(len(layout.layer_shapes), hidden)
@@ -74,17 +82,14 @@ class ScaleGMN(nn.Module):
         self.head = mlp(self.graph.num_types * hidden, head_hidden, num_classes)
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        batch, nodes = flat.shape[0], self.graph.node_type.numel()
-        edge_index = self.graph.batched_edges(batch)
-        bias, w = self.graph.features(flat)
+        batch = flat.shape[0]
+        bias, _ = self.graph.features(flat)  # (B, N): 0 for input nodes
         types = self.graph.node_type
-        h = bias[..., None] * self.node_scale(types) + self.fixed[:, None] * self.node_shift(types)
-        e = w[..., None] * self.edge_scale(self.edge_layer)
-        h, e = h.flatten(0, 1), e.flatten(0, 1)
-        direction = self.graph.direction.repeat(batch)
-        directions = [torch.nonzero(direction == d).squeeze(1) for d in range(2)]
+        h_all = bias[..., None] * self.node_scale(types) + self.fixed[:, None] * self.node_shift(types)
+        h = list(h_all.split(list(self.layout.widths), 1))
+        e = [w[..., None] * self.edge_scale.weight[k] for k, (w, _) in enumerate(self.layout.unflatten(flat))]
         for layer in self.layers:
-            h, e = layer(h, e, edge_index[0], edge_index[1], directions, batch * nodes)
-        h = h.view(batch, nodes, -1)
-        invariant = torch.where(self.fixed[None, :, None], h, h.abs())
+            h, e = layer(h, e, self.degree)
+        h_all = torch.cat(h, 1)
+        invariant = torch.where(self.fixed[None, :, None], h_all, h_all.abs())
         return self.head(self.graph.pool(invariant, batch))
