@@ -1,12 +1,13 @@
 """Neural graph: the INR as a graph (neurons as nodes with bias features and positional
 embeddings, weights as edge features updated every layer) and PNA message passing from
-torch-geometric, as Kofinas et al. (ICLR 2024) built NG-GNN."""
+torch-geometric's PNAConv (written densely for the fixed graph: wsbench.models.graph), as Kofinas et al.
+(ICLR 2024) built NG-GNN."""
 from wsbench.api import DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_ZOO, ZooMethod, parse_widths
 
 
 class NeuralGraphMethod(ZooMethod):
     name = "neural-graph"
-    version = 2  # 2: PNA layers with edge updates, as Kofinas et al. built it
+    version = 3  # 2: PNA layers with edge updates, as Kofinas et al. built it; 3: the same, dense
     description = "message passing on the graph of each fitted SIREN's neurons (torch-geometric)"
     model_params = GRAPH_PARAMS
     profiles = {

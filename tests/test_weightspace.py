@@ -155,3 +155,36 @@ def test_model_runs_on_cuda_like_on_cpu(name):
     model = MODELS[name](layout, 5).double()
     flat = torch.randn(6, layout.num_params, dtype=torch.float64)
     torch.testing.assert_close(model.cuda()(flat.cuda()).cpu(), model.cpu()(flat))
+
+
+@by_widths
+def test_dense_pna_computes_what_torch_geometric_pnaconv_computes(layout):
+    """DensePNA is PNAConv written for the fixed neuron graph: with PNAConv's weights, on the
+    edge list of siren_graph (both directions), the two give the same node states."""
+    from torch_geometric.nn import PNAConv
+    from torch_geometric.utils import degree
+
+    from wsbench.models.graph import DensePNA, siren_graph
+
+    torch.manual_seed(0)
+    hidden, batch = 8, 3
+    edge_index, *_ = siren_graph(layout)
+    edges = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+    num_nodes = sum(layout.widths)
+    conv = PNAConv(hidden, hidden, aggregators=["mean", "min", "max", "std"],
+                   scalers=["identity", "amplification", "attenuation"],
+                   deg=torch.bincount(degree(edges[1], num_nodes, dtype=torch.long)), edge_dim=hidden,
+                   towers=1, pre_layers=1, post_layers=1, divide_input=False).double()
+    dense = DensePNA(hidden, layout).double()
+    dense.load_state_dict({name.replace("pre_nns.0.0", "pre").replace("post_nns.0.0", "post"): value
+                           for name, value in conv.state_dict().items() if "aggr_module" not in name})
+    h = [torch.randn(batch, n, hidden, dtype=torch.float64) for n in layout.widths]
+    fwd = [torch.randn(batch, o, i, hidden, dtype=torch.float64) for o, i in layout.layer_shapes]
+    bwd = [torch.randn(batch, o, i, hidden, dtype=torch.float64) for o, i in layout.layer_shapes]
+    expected = []
+    for b in range(batch):  # one graph at a time, its edges in siren_graph's order
+        edge_attr = torch.cat([e[b].flatten(0, 1) for e in fwd] + [e[b].flatten(0, 1) for e in bwd])
+        expected.append(conv(torch.cat([x[b] for x in h]), edges, edge_attr))
+    got = torch.cat(dense(h, fwd, bwd), 1)
+    # PNAConv keeps its mean log-degree in float32: agreement to 1e-6, not to float64's last digit
+    torch.testing.assert_close(got, torch.stack(expected), atol=1e-6, rtol=1e-6)

@@ -1,29 +1,36 @@
 """Neural graphs (Kofinas et al., ICLR 2024): a SIREN as a graph whose nodes are its neurons
 (input coordinates, hidden neurons, outputs; biases as node features) and whose edges are
-its weights (edge features, updated every layer), with PNA message passing from
-torch-geometric (`PNAConv`: mean, min, max and std aggregators with degree scalers).
+its weights (edge features, updated every layer), with PNA message passing (mean, min, max
+and std aggregators with degree scalers) along both directions of every edge.
 
 Permuting hidden neurons only relabels nodes, so message passing followed by averages over
 nodes is invariant to it. A node's type is its hidden layer, or its index for input and
 output nodes (their order is meaningful): nodes get a positional embedding per type, and
 the readout averages the states of each type's nodes, so that the few input and output
 nodes are not drowned among the hidden ones.
+
+Every INR of a zoo has the same graph, a stack of complete bipartite layers, so message
+passing is written densely, per weight matrix: edge states (B, out, in, d), node states
+(B, n, d) per layer. `DensePNA` computes what torch-geometric's `PNAConv` computes on the
+edge list of `siren_graph` (tests/test_weightspace.py checks the two agree), without the
+gathers and scatters that took most of PNAConv's time on a CPU.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
-from torch_geometric.nn import PNAConv
-from torch_geometric.utils import degree
+from torch.nn import functional as F
 
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.mlp import mlp
 
 
 def siren_graph(layout: SirenLayout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One SIREN's graph: edge_index (2, E) from layer k-1 to layer k, the flat
-    position of each edge's weight (E,), of each node's bias (N,; num_params for
-    input nodes, which have none) and each node's type (N,)."""
+    """One SIREN's graph: edge_index (2, E) from layer k-1 to layer k, in the order of the
+    flat weights (row-major per matrix), the flat position of each edge's weight (E,), of
+    each node's bias (N,; num_params for input nodes, which have none) and each node's type (N,)."""
     widths = layout.widths
     starts = [sum(widths[:k]) for k in range(len(widths) + 1)]
     src, dst, weight_pos = [], [], []
@@ -44,34 +51,92 @@ def siren_graph(layout: SirenLayout) -> tuple[torch.Tensor, torch.Tensor, torch.
     return edge_index, torch.cat(weight_pos), bias_pos, node_type
 
 
-class GraphBatch(nn.Module):
-    """The fixed graph of a layout, both directions of every weight edge, batched for B INRs."""
+def layer_degrees(layout: SirenLayout) -> list[int]:
+    """The number of neighbours of each layer's neurons, both directions counted."""
+    widths = layout.widths
+    return [(widths[k - 1] if k > 0 else 0) + (widths[k + 1] if k + 1 < len(widths) else 0)
+            for k in range(len(widths))]
+
+
+class NeuronGraph(nn.Module):
+    """What the dense layers need of a layout's graph: each neuron's bias and type, per layer,
+    and the readout that averages each type's states."""
 
     def __init__(self, layout: SirenLayout):
         super().__init__()
-        edge_index, weight_pos, bias_pos, node_type = siren_graph(layout)
-        num_edges = edge_index.shape[1]
-        self.register_buffer("edge_index", torch.cat([edge_index, edge_index.flip(0)], dim=1))
-        self.register_buffer("direction", torch.arange(2).repeat_interleave(num_edges))
-        self.register_buffer("weight_pos", weight_pos.repeat(2))
+        _, _, bias_pos, node_type = siren_graph(layout)
+        self.widths = list(layout.widths)
         self.register_buffer("bias_pos", bias_pos)
         self.register_buffer("node_type", node_type)
         types = nn.functional.one_hot(node_type).T.float()
         self.register_buffer("readout", types / types.sum(1, keepdim=True))
         self.num_types = len(types)
 
-    def batched_edges(self, batch: int) -> torch.Tensor:
-        """One graph per sample: the fixed edge list, offset by the sample's first node."""
-        offsets = torch.arange(batch, device=self.edge_index.device) * self.node_type.numel()
-        return (self.edge_index[:, None, :] + offsets[None, :, None]).flatten(1)
+    def biases(self, flat: torch.Tensor) -> torch.Tensor:
+        """Every neuron's bias (B, N), 0 for input nodes."""
+        return nn.functional.pad(flat, (0, 1))[:, self.bias_pos]
 
-    def features(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Biases (B, N) (0 for input nodes) and edge weights (B, 2E)."""
-        return nn.functional.pad(flat, (0, 1))[:, self.bias_pos], flat[:, self.weight_pos]
+    def by_layer(self, h: torch.Tensor) -> list[torch.Tensor]:
+        """(B, N, d) -> [(B, n_k, d) per layer k]."""
+        return list(h.split(self.widths, 1))
 
-    def pool(self, h: torch.Tensor, batch: int) -> torch.Tensor:
-        """The mean state of each node type, concatenated: (B, types * d)."""
-        return (self.readout @ h.view(batch, self.node_type.numel(), -1)).flatten(1)
+    def pool(self, h: torch.Tensor) -> torch.Tensor:
+        """The mean state of each node type, concatenated: (B, N, d) -> (B, types * d)."""
+        return (self.readout @ h).flatten(1)
+
+
+def on_edges(weight: torch.Tensor, bias: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+             edges: torch.Tensor, rows_first: bool) -> torch.Tensor:
+    """A linear map of cat[x_a, x_b, e] on every edge of a bipartite layer, computed per node
+    and broadcast: rows (B, o, d) and cols (B, i, d) are the layer's two node sets, edges
+    (B, o, i, d); x_a is the row node if rows_first, else the column node."""
+    first, second, edge_part = weight.split(rows.shape[-1], dim=1)
+    row_map, col_map = (first, second) if rows_first else (second, first)
+    return (F.linear(rows, row_map)[:, :, None] + F.linear(cols, col_map)[:, None]
+            + F.linear(edges, edge_part, bias))
+
+
+class DensePNA(nn.Module):
+    """PNAConv(d, d, aggregators mean/min/max/std, scalers identity/amplification/attenuation,
+    edge_dim=d, towers=1, pre_layers=1, post_layers=1) on the neuron graph, messages along
+    both directions of every edge; the parameters are named as PNAConv's."""
+
+    def __init__(self, hidden: int, layout: SirenLayout):
+        super().__init__()
+        self.edge_encoder = nn.Linear(hidden, hidden)
+        self.pre = nn.Linear(3 * hidden, hidden)  # cat[target, source, encoded edge] -> message
+        self.post = nn.Linear(13 * hidden, hidden)  # cat[node, 4 aggregates x 3 scalers]
+        self.lin = nn.Linear(hidden, hidden)
+        self.degree = layer_degrees(layout)
+        self.avg_log_degree = sum(n * math.log(d + 1) for n, d in zip(layout.widths, self.degree)) / sum(layout.widths)
+
+    def forward(self, h: list[torch.Tensor], forward_edges: list[torch.Tensor],
+                backward_edges: list[torch.Tensor]) -> list[torch.Tensor]:
+        """h[k] (B, n_k, d): the neurons of layer k; forward_edges[k] and backward_edges[k]
+        (B, n_{k+1}, n_k, d): the states of the edges between layers k and k+1, at [j, i] for
+        neurons j of layer k+1 and i of layer k, taken from i to j and from j to i."""
+        # The edge encoder folded into the message map: one product per edge instead of two.
+        edge_map = self.pre.weight[:, 2 * h[0].shape[-1]:]
+        weight = torch.cat([self.pre.weight[:, :2 * h[0].shape[-1]], edge_map @ self.edge_encoder.weight], 1)
+        bias = self.pre.bias + edge_map @ self.edge_encoder.bias
+        incoming: list[list[torch.Tensor]] = [[] for _ in h]  # per layer: messages, neighbours on dim 2
+        for k, (fwd, bwd) in enumerate(zip(forward_edges, backward_edges)):
+            incoming[k + 1].append(on_edges(weight, bias, h[k + 1], h[k], fwd, rows_first=True))
+            incoming[k].append(on_edges(weight, bias, h[k + 1], h[k], bwd, rows_first=False).transpose(1, 2))
+        out = []
+        for x, messages, degree in zip(h, incoming, self.degree):
+            mean = sum(m.sum(2) for m in messages) / degree
+            var = sum((m * m).sum(2) for m in messages) / degree - mean * mean
+            std = var.clamp(min=1e-5).sqrt()
+            std = std.masked_fill(std <= math.sqrt(1e-5), 0.0)
+            low = torch.stack([m.min(2).values for m in messages]).amin(0)  # .min(2): its backward is a scatter
+            high = torch.stack([m.max(2).values for m in messages]).amax(0)
+            aggregate = torch.cat([mean, low, high, std], dim=-1)
+            log_degree = math.log(degree + 1)
+            out.append(torch.cat([x, aggregate, aggregate * (log_degree / self.avg_log_degree),
+                                  aggregate * (self.avg_log_degree / log_degree)], dim=-1))
+        sizes = [x.shape[1] for x in h]
+        return list(self.lin(self.post(torch.cat(out, 1))).split(sizes, 1))
 
 
 class NeuralGraph(nn.Module):
@@ -81,29 +146,28 @@ class NeuralGraph(nn.Module):
     def __init__(self, layout: SirenLayout, num_classes: int, hidden: int = 32, layers: int = 3,
                  head_hidden: tuple[int, ...] = (128,)):
         super().__init__()
-        self.graph = GraphBatch(layout)
-        in_degree = degree(self.graph.edge_index[1], self.graph.node_type.numel(), dtype=torch.long)
-        histogram = torch.bincount(in_degree)
+        self.layout = layout
+        self.graph = NeuronGraph(layout)
         self.node_in = nn.Linear(1, hidden)
         self.node_emb = nn.Embedding(self.graph.num_types, hidden)
         self.edge_in = nn.Linear(1, hidden)
-        self.edge_emb = nn.Embedding(2, hidden)
-        self.convs = nn.ModuleList(
-            PNAConv(hidden, hidden, aggregators=["mean", "min", "max", "std"],
-                    scalers=["identity", "amplification", "attenuation"], deg=histogram, edge_dim=hidden,
-                    towers=1, pre_layers=1, post_layers=1, divide_input=False) for _ in range(layers))
+        self.edge_emb = nn.Embedding(2, hidden)  # forward, backward
+        self.convs = nn.ModuleList(DensePNA(hidden, layout) for _ in range(layers))
         self.edge_updates = nn.ModuleList(mlp(3 * hidden, (hidden,), hidden) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.head = mlp(self.graph.num_types * hidden, head_hidden, num_classes)
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        batch = flat.shape[0]
-        edge_index = self.graph.batched_edges(batch)
-        bias, w = self.graph.features(flat)
-        h = (self.node_in(bias.unsqueeze(-1)) + self.node_emb(self.graph.node_type)).flatten(0, 1)
-        e = (self.edge_in(w.unsqueeze(-1)) + self.edge_emb(self.graph.direction)).flatten(0, 1)
-        src, dst = edge_index
+        h = self.node_in(self.graph.biases(flat)[..., None]) + self.node_emb(self.graph.node_type)
+        h = self.graph.by_layer(h)
+        weights = [self.edge_in(w[..., None]) for w, _ in self.layout.unflatten(flat)]
+        fwd = [e + self.edge_emb.weight[0] for e in weights]
+        bwd = [e + self.edge_emb.weight[1] for e in weights]
         for conv, update, norm in zip(self.convs, self.edge_updates, self.norms):
-            h = h + torch.relu(norm(conv(h, edge_index, e)))
-            e = e + update(torch.cat([h[src], h[dst], e], dim=-1))
-        return self.head(self.graph.pool(h, batch))
+            h = [x + torch.relu(norm(y)) for x, y in zip(h, conv(h, fwd, bwd))]
+            first, act, second = update  # cat[source, target, edge] -> hidden -> edge
+            fwd = [e + second(act(on_edges(first.weight, first.bias, h[k + 1], h[k], e, rows_first=False)))
+                   for k, e in enumerate(fwd)]
+            bwd = [e + second(act(on_edges(first.weight, first.bias, h[k + 1], h[k], e, rows_first=True)))
+                   for k, e in enumerate(bwd)]
+        return self.head(self.graph.pool(torch.cat(h, 1)))

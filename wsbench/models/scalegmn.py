@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from wsbench.inr.siren import SirenLayout
-from wsbench.models.graph import GraphBatch
+from wsbench.models.graph import NeuronGraph, layer_degrees
 from wsbench.models.mlp import mlp
 
 
@@ -69,12 +69,11 @@ class ScaleGMN(nn.Module):
                  head_hidden: tuple[int, ...] = (128,)):
         super().__init__()
         self.layout = layout
-        self.graph = GraphBatch(layout)
+        self.graph = NeuronGraph(layout)
         widths = layout.widths
         self.register_buffer("fixed", (self.graph.node_type < widths[0])
                              | (self.graph.node_type >= self.graph.num_types - widths[-1]))  # never flip
-        self.degree = [(widths[k - 1] if k > 0 else 0) + (widths[k + 1] if k + 1 < len(widths) else 0)
-                       for k in range(len(widths))]
+        self.degree = layer_degrees(layout)
         self.node_scale = nn.Embedding(self.graph.num_types, hidden)  # multiplies the bias: flips with it
         self.node_shift = nn.Embedding(self.graph.num_types, hidden)  # added at input and output nodes only
         self.edge_scale = nn.Embedding(len(layout.layer_shapes), hidden)
@@ -82,14 +81,11 @@ class ScaleGMN(nn.Module):
         self.head = mlp(self.graph.num_types * hidden, head_hidden, num_classes)
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        batch = flat.shape[0]
-        bias, _ = self.graph.features(flat)  # (B, N): 0 for input nodes
         types = self.graph.node_type
-        h_all = bias[..., None] * self.node_scale(types) + self.fixed[:, None] * self.node_shift(types)
-        h = list(h_all.split(list(self.layout.widths), 1))
+        h = self.graph.biases(flat)[..., None] * self.node_scale(types) + self.fixed[:, None] * self.node_shift(types)
+        h = self.graph.by_layer(h)
         e = [w[..., None] * self.edge_scale.weight[k] for k, (w, _) in enumerate(self.layout.unflatten(flat))]
         for layer in self.layers:
             h, e = layer(h, e, self.degree)
-        h_all = torch.cat(h, 1)
-        invariant = torch.where(self.fixed[None, :, None], h_all, h_all.abs())
-        return self.head(self.graph.pool(invariant, batch))
+        h = torch.cat(h, 1)
+        return self.head(self.graph.pool(torch.where(self.fixed[None, :, None], h, h.abs())))
