@@ -44,6 +44,8 @@ class MWT(Method):
         "cls_lr": Param(1e-3, "AdamW learning rate of the Transformer and beta", above=0),
         "batch_size": Param(32, "samples per outer step", low=1),
         "epochs": Param(2, "passes over the training samples", low=1),
+        "schedule": Param("constant", "learning rates over the outer steps: constant, or a cosine decay to 0",
+                          choices=("constant", "cosine")),
         "evals": Param(4, "evaluations on val and test, evenly spaced over training (model selection)", low=1),
         "fit_chunk": Param(1000, "samples per chunk when evaluating", low=1),
     }
@@ -65,6 +67,7 @@ class MWT(Method):
                                  {"params": [net.rates], "lr": p["rates_lr"], "weight_decay": 0.0},
                                  {"params": net.classifier.parameters(), "lr": p["cls_lr"]}])
         steps = p["epochs"] * max(1, len(f) // p["batch_size"])
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if p["schedule"] == "cosine" else None
         evaluations = {round(steps * (e + 1) / p["evals"]) for e in range(p["evals"])}
         result = HeadResult([], [], num_params=sum(t.numel() for t in net.classifier.parameters()))
         y = data.train.y.to(device)
@@ -78,13 +81,16 @@ class MWT(Method):
             opt.zero_grad(set_to_none=True)
             (rec.mean() + ce).backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             if i + 1 in evaluations:
                 result.val_pred.append(self.predict(net, fields["val"], p, ctx))
                 result.test_pred.append(self.predict(net, fields["test"], p, ctx))
             return {"rec": rec.mean().item(), "ce": ce.item()}
 
         with ctx.stage("train"):
-            Loop(ctx, "mwt", steps, {"net": net, "opt": opt, "result": result}, every=CHECKPOINT_STEPS,
+            state = {"net": net, "opt": opt, "result": result, **({"sched": sched} if sched is not None else {})}
+            Loop(ctx, "mwt", steps, state, every=CHECKPOINT_STEPS,
                  desc="mwt", unit="step").run(step)
         num_params = {"theta+rates": net.theta.numel() + net.rates.numel(), "classifier": result.num_params}
         return MethodOutput(heads={"phi": result}, num_params=num_params,

@@ -82,6 +82,20 @@ def test_killed_fit_resumes_at_missing_shards(registry, tmp_path, monkeypatch):
     assert got["weights"].shape == (12, zoo.spec.layout.num_params) and list(got["sample"]) == list(range(12))
 
 
+def test_a_shard_another_worker_finished_meanwhile_is_not_refitted(registry, tmp_path):
+    train = synthetic_train(registry)
+    zoo, other = Zoo(spec(), tmp_path, train, "image"), Zoo(spec(), tmp_path, train, "image")
+
+    def progress(todo, **kw):
+        for k in todo:
+            if k == 1:
+                assert other.fit([2]) == [2]  # a second worker finishes shard 2 while this one is at shard 1
+            yield k
+    written = other.shard_path(2)
+    assert zoo.fit(progress=progress) == [0, 1]
+    assert zoo.missing() == [] and written.exists()
+
+
 def test_corrupt_shard_is_detected_and_refitted(registry, tmp_path):
     zoo = Zoo(spec(), tmp_path, synthetic_train(registry), "image")
     zoo.fit()

@@ -108,11 +108,16 @@ class Zoo:
 
     def fit(self, shards: list[int] | None = None, device: torch.device = torch.device("cpu"),
             progress=None) -> list[int]:
-        """Fit the given (default: missing) shards; return the shards fitted."""
+        """Fit the given (default: missing) shards; return the shards fitted. A shard that
+        another worker finished meanwhile is skipped, so workers can share one zoo."""
         atomic_write_json(self.folder / "manifest.json", {"zoo_id": self.spec.zoo_id, "spec": asdict(self.spec),
                                                           "items": len(self.items), "shards": self.num_shards})
         todo = self.missing() if shards is None else [k for k in shards if not self.shard_ok(k)]
+        fitted = []
         for k in (progress(todo, desc="zoo shards", unit="shard") if progress else todo):
+            if self.shard_ok(k):
+                continue
+            fitted.append(k)
             items = self.items[k * self.spec.shard_size:(k + 1) * self.spec.shard_size]
             samples = torch.tensor([i for i, _ in items])
             field = field_of(self.split.subset(samples), self.modality).to(device)
@@ -130,7 +135,7 @@ class Zoo:
                 "sha256": sha256_bytes(data), "count": len(items), "seconds": took["wall_s"],
                 "cpu_seconds": took["cpu_s"],
                 "psnr_mean": float(quality.mean()), "psnr_min": float(quality.min())})
-        return todo
+        return fitted
 
     def load(self) -> dict[str, np.ndarray]:
         """All shards concatenated: weights (M, P), psnr, sample and view of each INR."""
