@@ -1,3 +1,6 @@
+import hashlib
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -7,10 +10,10 @@ import torch
 import wsbench.zoo.store as zoo_module
 from wsbench.core.errors import UserError
 from wsbench.inr.fields import Field
-from wsbench.inr.fit import fit_inrs
+from wsbench.inr.fit import fit_inrs, query_window
 from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
 from wsbench.core.params import resolve
-from wsbench.zoo.store import Zoo, ZooSpec
+from wsbench.zoo.store import ADDED_LATER, ZOO_VERSION, Zoo, ZooSpec
 
 
 def synthetic_train(registry):
@@ -35,6 +38,23 @@ def test_batched_fit_equals_one_at_a_time():
     assert (q > start_q).all()  # fitting improves every INR
 
 
+def test_query_subsets_per_step_keep_fits_independent_of_the_batch_and_visit_every_query():
+    layout = SirenLayout((3, 8, 8, 1))
+    field = Field(torch.rand(4, 40, 3, dtype=torch.float64), torch.rand(4, 40, 1, dtype=torch.float64), "l1")
+    init = layout.init(4, torch.Generator().manual_seed(0)).double()
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(0))
+    batched, _ = fit_inrs(layout, field, init, 12, 1e-3, query_order=order, per_step=16)
+    for i in range(4):
+        alone, _ = fit_inrs(layout, field.take(slice(i, i + 1)), init[i:i + 1], 12, 1e-3, query_order=order,
+                            per_step=16)
+        torch.testing.assert_close(batched[i:i + 1], alone)
+    every, _ = fit_inrs(layout, field, init, 12, 1e-3)
+    assert (every - batched).abs().max() > 1e-6  # the subsets changed the fit
+    windows = [query_window(order, 16, step) for step in range(5)]
+    assert all(len(w) == 16 for w in windows) and set(torch.cat(windows).tolist()) == set(range(40))
+    assert query_window(order, 0, 3) is None and query_window(order, 40, 3) is None
+
+
 def test_early_stop_freezes_finished_inrs():
     layout = SirenLayout((2, 8, 8, 1))
     field = Field(pixel_grid(6, 6), torch.full((2, 36, 1), 0.5), "mse")
@@ -48,6 +68,15 @@ def test_zoo_id_depends_on_what_determines_it():
     assert spec().zoo_id == spec().zoo_id
     assert spec(inr_seed=1).zoo_id != spec().zoo_id and spec(inr_offset=0.5).zoo_id != spec().zoo_id
     assert spec(inr_init_scheme="dwsnet").zoo_id != spec().zoo_id
+    assert spec(inr_queries=16).zoo_id != spec().zoo_id
+
+
+def test_a_field_added_later_leaves_the_ids_of_earlier_zoos_alone():
+    """inr_queries came after ZOO_VERSION 3: at its default (all queries) the id is the one
+    computed without the field, so zoos fitted before it existed are still found."""
+    before = {key: value for key, value in asdict(spec()).items() if key not in ADDED_LATER}
+    expected = hashlib.sha256(json.dumps({**before, "version": ZOO_VERSION}, sort_keys=True).encode())
+    assert spec().zoo_id == expected.hexdigest()[:16]
 
 
 def test_shards_do_not_depend_on_sharding(registry, tmp_path):

@@ -24,6 +24,8 @@ RECIPE = {
     "inr_views": Param(1, "INRs per training sample, each from its own initialisation (val and test: one)", low=1),
     "inr_train_limit": Param(0, "fit (and train on) only the first N training samples (0: all); "
                                 "val and test are always complete", low=0),
+    "inr_queries": Param(0, "queries (pixels or UDF points) per fitting step, the next of a fixed random "
+                            "order each step (0: all of them)", low=0),
     "inr_seed": Param(0, "seed of the INR initialisations; the zoo is shared by all run seeds "
                          "(-1: the run seed, a zoo per seed)", low=-1),
 }
@@ -49,7 +51,7 @@ def zoo_specs(data: DataSplits, recipe: dict[str, Any], run_seed: int | None) ->
     common = dict(widths=layout.widths, inr_w0=recipe["inr_w0"], inr_steps=recipe["inr_steps"],
                   inr_lr=recipe["inr_lr"], inr_psnr_stop=recipe["inr_psnr_stop"] or None,
                   inr_offset=recipe["inr_offset"], inr_init=recipe["inr_init"],
-                  inr_init_scheme=recipe["inr_init_scheme"], inr_seed=seed)
+                  inr_init_scheme=recipe["inr_init_scheme"], inr_queries=recipe["inr_queries"], inr_seed=seed)
     return {"train": ZooSpec(data.name, data.checksums, "train", inr_views=recipe["inr_views"],
                              inr_train_limit=recipe["inr_train_limit"], **common),
             "val": ZooSpec(data.name, data.checksums, "val", **common),

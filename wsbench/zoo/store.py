@@ -31,6 +31,9 @@ from wsbench.core.timing import Clock
 ZOO_VERSION = 3
 PARTS = ("train", "val", "test")
 INITS = ("independent", "shared")
+# Fields added after version 3, with the value that means "as before": they enter the id
+# only when set otherwise, so the zoos fitted before they existed keep their ids.
+ADDED_LATER = {"inr_queries": 0}
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,14 @@ class ZooSpec:
     inr_views: int = 1            # fits from different initialisations per sample
     inr_train_limit: int = 0      # fit only the first N samples of the part (0: all)
     inr_seed: int = 0
+    inr_queries: int = 0          # queries (pixels, UDF points) per fitting step (0: all)
     shard_size: int = 1024        # INRs per stored shard (storage only; part of the id as it names the files)
 
     @property
     def zoo_id(self) -> str:
-        doc = {**asdict(self), "version": ZOO_VERSION}
+        doc = {key: value for key, value in asdict(self).items()
+               if not (key in ADDED_LATER and value == ADDED_LATER[key])}
+        doc["version"] = ZOO_VERSION
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -106,6 +112,14 @@ class Zoo:
             int(np.random.default_rng([self.spec.inr_seed, part, i, v]).integers(2**62))), self.spec.inr_init_scheme)
             for i, v in items])
 
+    def query_order(self, field, device: torch.device) -> torch.Tensor | None:
+        """The order in which fitting steps visit the queries (inr_queries per step): one
+        permutation from the zoo seed, the same for every INR of every part."""
+        if not self.spec.inr_queries:
+            return None
+        gen = torch.Generator().manual_seed(self.spec.inr_seed)
+        return torch.randperm(field.num_queries, generator=gen).to(device)
+
     def fit(self, shards: list[int] | None = None, device: torch.device = torch.device("cpu"),
             progress=None) -> list[int]:
         """Fit the given (default: missing) shards; return the shards fitted. A shard that
@@ -124,7 +138,8 @@ class Zoo:
             clock = Clock()
             weights, quality = fit_in_chunks(self.spec.layout, field, self.init_weights(items).to(device),
                                              self.spec.inr_steps, self.spec.inr_lr, self.spec.inr_psnr_stop,
-                                             self.spec.inr_offset)
+                                             self.spec.inr_offset, query_order=self.query_order(field, device),
+                                             per_step=self.spec.inr_queries)
             buffer = io.BytesIO()
             np.savez(buffer, weights=weights.cpu().numpy(), psnr=quality.cpu().numpy(),
                      sample=samples.numpy(), view=np.array([v for _, v in items]))
