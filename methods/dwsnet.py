@@ -3,7 +3,7 @@
 Navon et al. (2023), "Equivariant Architectures for Learning in Deep Weight
 Spaces". The zoo, normalisation and training loop are wsbench.zoo.method's.
 """
-from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
+from wsbench.api import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, Param, ZooMethod, on_shapes, parse_widths
 from wsbench.models.dwsnet import DWSNet
 
 
@@ -18,6 +18,7 @@ class DWSNetMethod(ZooMethod):
     }
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 15},
+        **on_shapes(QUICK_UDF_ZOO),
         "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "head_hidden": "16"},
     }

@@ -1,5 +1,5 @@
 """The symmetry-blind baseline: an MLP on each fitted SIREN's flattened weights."""
-from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
+from wsbench.api import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, Param, ZooMethod, on_shapes, parse_widths
 from wsbench.models.flat import FlatMLP
 
 
@@ -9,6 +9,7 @@ class FlatMLPMethod(ZooMethod):
     model_params = {"hidden": Param("256,256", "hidden widths of the MLP", widths=True)}
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 10},
+        **on_shapes(QUICK_UDF_ZOO),
         "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3, "hidden": "1000,1000"},
         "smoke": {"epochs": 2, "inr_steps": 20, "hidden": "16"},
     }

@@ -2,7 +2,8 @@
 embeddings, weights as edge features updated every layer) and PNA message passing from
 torch-geometric's PNAConv (written densely for the fixed graph: wsbench.models.graph), as Kofinas et al.
 (ICLR 2024) built NG-GNN."""
-from wsbench.api import DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_ZOO, ZooMethod, parse_widths
+from wsbench.api import (DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_UDF_ZOO, QUICK_ZOO, ZooMethod, on_shapes,
+                         parse_widths)
 
 
 class NeuralGraphMethod(ZooMethod):
@@ -12,6 +13,7 @@ class NeuralGraphMethod(ZooMethod):
     model_params = GRAPH_PARAMS
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 8},  # sized to the 30-minute budget on 2 CPU cores, not tuned
+        **on_shapes(QUICK_UDF_ZOO),
         "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 128, "hidden": 64, "layers": 4},
         "smoke": GRAPH_SMOKE,
     }

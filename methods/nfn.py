@@ -3,7 +3,7 @@
 Zhou et al. (2023), "Permutation Equivariant Neural Functionals": Fourier
 features of every weight, equivariant layers, invariant pooling, an MLP head.
 """
-from wsbench.api import DWSNET_SET, QUICK_ZOO, Param, ZooMethod, parse_widths
+from wsbench.api import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, Param, ZooMethod, on_shapes, parse_widths
 from wsbench.models.nfn import NFN
 
 
@@ -21,6 +21,7 @@ class NFNMethod(ZooMethod):
     }
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 20, "layers": 4},
+        **on_shapes(QUICK_UDF_ZOO),
         "paper": {**DWSNET_SET, "inr_views": 10, "epochs": 12, "batch_size": 32},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16"},
     }

@@ -3,7 +3,8 @@
 
 The zoo, training loop and checkpoints are wsbench.zoo.method's; the weights are scaled per
 tensor without centring, so that a sign flip of the input stays a sign flip (see the README)."""
-from wsbench.api import DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_ZOO, ZooMethod, parse_widths
+from wsbench.api import (DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_UDF_ZOO, QUICK_ZOO, ZooMethod, on_shapes,
+                         parse_widths)
 
 
 class ScaleGMNMethod(ZooMethod):
@@ -13,6 +14,7 @@ class ScaleGMNMethod(ZooMethod):
     model_params = GRAPH_PARAMS
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 20},  # sized to the 30-minute budget on 2 CPU cores, not tuned
+        **on_shapes(QUICK_UDF_ZOO),
         "paper": {**DWSNET_SET, "epochs": 150, "batch_size": 128, "hidden": 64, "layers": 4},
         "smoke": GRAPH_SMOKE,
     }

@@ -119,3 +119,22 @@ def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(registry, tmp_pa
     torch.testing.assert_close(model(normalise(flipped)), model(normalise(raw)), atol=1e-5, rtol=0)
     centring = registry.method("dwsnet")().normaliser(stats, torch.device("cpu"))
     assert (model(centring(flipped)) - model(centring(raw))).abs().max() > 1e-4
+
+
+ZOO_METHODS = ["dwsnet", "flat-mlp", "neural-graph", "nfn", "scalegmn"]
+
+
+@pytest.mark.parametrize("dataset", ["modelnet40", "shapenet10", "scannet10"])
+def test_zoo_methods_share_one_udf_zoo_on_shapes_and_one_image_zoo_elsewhere(registry, dataset):
+    """On shapes every zoo method's quick profile is the UDF zoo (no +0.5 offset, no PSNR
+    stop, a subset of queries per step); on images DWSNet's set. Each is one recipe for all."""
+    from wsbench.zoo.recipe import RECIPE
+    recipes = {}
+    for data in (dataset, "mnist"):
+        recipes[data] = {json.dumps({k: v for k, v in resolve(registry.method(name), {}, profile="quick",
+                                                                dataset=data).items() if k in RECIPE},
+                                    sort_keys=True) for name in ZOO_METHODS}
+        assert len(recipes[data]) == 1, data
+    shapes, images = (json.loads(next(iter(recipes[d]))) for d in (dataset, "mnist"))
+    assert shapes["inr_offset"] == 0 and shapes["inr_psnr_stop"] == 0 and shapes["inr_queries"] > 0
+    assert images["inr_offset"] == 0.5 and images["inr_init_scheme"] == "dwsnet" and images["inr_queries"] == 0
