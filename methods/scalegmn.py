@@ -10,6 +10,7 @@ from wsbench.api import (DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_UDF_ZOO, Q
 class ScaleGMNMethod(ZooMethod):
     name = "scalegmn"
     description = "sign- and permutation-equivariant graph metanetwork on fitted SIRENs (Kalogeropoulos et al. 2024)"
+    version = 2  # 2: dense message passing, the same function; float32 sums run in another order
     centre = False
     model_params = GRAPH_PARAMS
     profiles = {
