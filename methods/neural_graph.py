@@ -9,7 +9,7 @@ from wsbench.api import (DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_UDF_ZOO, Q
 class NeuralGraphMethod(ZooMethod):
     name = "neural-graph"
     version = 3  # 2: PNA layers with edge updates, as Kofinas et al. built it; 3: the same, dense
-    description = "message passing on the graph of each fitted SIREN's neurons (torch-geometric)"
+    description = "PNA message passing on the graph of each fitted SIREN's neurons (Kofinas et al. 2024)"
     model_params = GRAPH_PARAMS
     profiles = {
         "quick": {**QUICK_ZOO, "epochs": 8},  # sized to the 30-minute budget on 2 CPU cores, not tuned

@@ -49,14 +49,13 @@ class SignLayer(nn.Module):
         """h[k] (B, n_k, d): the neurons of layer k (0: inputs); e[k] (B, n_{k+1}, n_k, d): the
         weights from layer k to k+1; degree[k]: each layer-k neuron's number of neighbours."""
         forward_map, backward_map = self.edge_maps
-        g_forward, g_backward = self.node_maps[0](torch.cat(h, 1)), self.node_maps[1](torch.cat(h, 1))
-        sizes = [x.shape[1] for x in h]
-        g_forward, g_backward = g_forward.split(sizes, 1), g_backward.split(sizes, 1)
+        sizes, h_all = [x.shape[1] for x in h], torch.cat(h, 1)
+        g_forward, g_backward = (node_map(h_all).split(sizes, 1) for node_map in self.node_maps)
         incoming = [torch.zeros_like(x) for x in h]
         for k, edges in enumerate(e):
             incoming[k + 1] = incoming[k + 1] + (forward_map(edges) * g_forward[k][:, None]).sum(2)
             incoming[k] = incoming[k] + (backward_map(edges) * g_backward[k + 1][:, :, None]).sum(1)
-        h_all, mean_all = torch.cat(h, 1), torch.cat([x / n for x, n in zip(incoming, degree)], 1)
+        mean_all = torch.cat([x / n for x, n in zip(incoming, degree)], 1)
         h = (h_all + self.update(torch.cat([h_all, mean_all], dim=-1))).split(sizes, 1)  # mean keeps the sign law
         e = [edges + self.edge_update(h[k + 1][:, :, None] * h[k][:, None]) for k, edges in enumerate(e)]
         return list(h), e
