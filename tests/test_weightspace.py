@@ -8,6 +8,7 @@ from wsbench.models.graph import NeuralGraph
 from wsbench.models.nfn import NFN
 from wsbench.models.scalegmn import ScaleGMN
 from wsbench.models.symmetry import flip_signs, permute_hidden
+from wsbench.train.heads import predict
 
 LAYOUTS = [SirenLayout((2, 32, 32, 1)), SirenLayout((3, 16, 16, 1))]
 INVARIANT = {
@@ -188,3 +189,16 @@ def test_dense_pna_computes_what_torch_geometric_pnaconv_computes(layout):
     got = torch.cat(dense(h, fwd, bwd), 1)
     # PNAConv keeps its mean log-degree in float32: agreement to 1e-6, not to float64's last digit
     torch.testing.assert_close(got, torch.stack(expected), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_batched_prediction_equals_one_forward_pass(name):
+    """predict() splits its input into small batches for speed: the predicted classes must be
+    those of one pass over all INRs (130 here: two full batches and a remainder)."""
+    torch.manual_seed(0)
+    layout = LAYOUTS[0]
+    model = MODELS[name](layout, 10).eval()
+    x = torch.randn(130, layout.num_params)
+    with torch.no_grad():
+        expected = model(x).argmax(1).numpy()
+    assert (predict(model, x) == expected).all()

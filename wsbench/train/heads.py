@@ -14,12 +14,16 @@ from wsbench.core.params import parse_widths
 from wsbench.models.mlp import mlp
 from wsbench.train.loop import Loop
 
-PREDICT_BATCH = 1024  # samples per forward pass when predicting (memory only: no effect on predictions)
+# Samples per forward pass when predicting: speed and memory only, the predictions are the
+# same. On a CPU small batches keep the graph networks' (B, 32, 32, d) edge states in cache:
+# 64 instead of 1,024 predicted 1.75-2.3 times faster (neural graph, ScaleGMN, DWSNet, NFN).
+PREDICT_BATCH = {"cpu": 64, "cuda": 1024}
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
+    batch_size = PREDICT_BATCH.get(x.device.type, 1024)
     out = [model(x[i:i + batch_size]).argmax(1).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out).numpy()
 
