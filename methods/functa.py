@@ -39,6 +39,8 @@ class Functa(Method):
     }
     profiles = {
         "quick": {},
+        # chosen on validation: head epochs 40 -> 100 gave 71.4 -> 74.2 (README)
+        "quick@modelnet40": {"head_epochs": 100},
         "paper": {"hidden": "512,512,512,512,512,512,512,512,512,512", "latent_dim": 512, "meta_steps": 500000,
                   "batch_size": 128, "lr": 3e-6, "inner_lr": 1e-2, "query_fraction": 1.0},
         "smoke": {"hidden": "8,8", "latent_dim": 4, "meta_steps": 20, "batch_size": 16, "head_epochs": 3},
