@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wsbench.cli import main
@@ -44,6 +45,21 @@ def cli(capsys):
         out = capsys.readouterr()
         return code, out.out, out.err
     return run
+
+
+def cloud(rng, points: int = 100, columns: int = 3) -> np.ndarray:
+    """A random cloud, off-centre and not unit-sized, so that normalisation shows."""
+    return (rng.normal(size=(points, columns)) * 3 + 5).astype(np.float32)
+
+
+def write_class_folders(folder: Path, classes, train: int = 2, test: int = 1, columns: int = 3, seed: int = 0):
+    """The PointDA-10 layout <class>/{train,test}/<class>_NNNN.npy with random clouds."""
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        for split, count in (("train", train), ("test", test)):
+            (folder / name / split).mkdir(parents=True)
+            for i in range(count):
+                np.save(folder / name / split / f"{name}_{split}{i:04d}.npy", cloud(rng, columns=columns))
 
 
 def records(results: Path) -> list[dict]:

@@ -10,9 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ROOT, discover_all, records
+from conftest import ROOT, discover_all, records, write_class_folders
 
 from wsbench.core.fileio import atomic_write_json, sha256_bytes
+from wsbench.data.pointclouds import POINTDA10_CLASSES
 
 FINGERPRINTS = ROOT / "tests" / "fingerprints.json"
 REGISTRY = discover_all()
@@ -33,14 +34,24 @@ def update(kind: str, name: str, entry: dict) -> None:
     atomic_write_json(FINGERPRINTS, doc)
 
 
-def check_contract(cls, cli, results, monkeypatch, plugins: tuple[str, ...] = ()) -> dict:
-    """Run a method's `smoke` profile on `synthetic` and check what the contract promises;
+def smoke_data(cls, cli, tmp_path) -> list[str]:
+    """The data of a method's contract run: `synthetic`, or for a method of shapes only a tiny
+    ShapeNet10 of random clouds, prepared in the test's data root."""
+    if "image" in cls.modalities:
+        return ["--dataset", "synthetic"]
+    write_class_folders(tmp_path / "src", POINTDA10_CLASSES, train=4, test=2)
+    assert cli("prepare", "shapenet10", "--from", str(tmp_path / "src"), "--data-param", "points=64")[0] == 0
+    return ["--dataset", "shapenet10", "--data-param", "points=64", "--data-param", "udf_per_level=16"]
+
+
+def check_contract(cls, cli, results, monkeypatch, data_args: list[str], plugins: tuple[str, ...] = ()) -> dict:
+    """Run a method's `smoke` profile on `data_args` and check what the contract promises;
     the record."""
     name = cls.name
     assert {"quick", "paper", "smoke"} <= set(cls.profiles), name
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the run's process: one thread, so sums are reproducible
     extra = [arg for folder in plugins for arg in ("--plugins", folder)]
-    code, out, err = cli(*extra, "run", "--method", name, "--dataset", "synthetic", "--profile", "smoke", "--quiet")
+    code, out, err = cli(*extra, "run", "--method", name, *data_args, "--profile", "smoke", "--quiet")
     (rec,) = records(results)
     assert code == 0 and rec["status"] == "ok", rec.get("error", err)
     assert rec["heads"] and rec["cost"]["threads"] == 1
@@ -58,12 +69,12 @@ def check_contract(cls, cli, results, monkeypatch, plugins: tuple[str, ...] = ()
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY.methods))
-def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request):
+def test_method_contract_and_fingerprint(name, dirs, cli, monkeypatch, request, tmp_path):
     """The method's `smoke` profile yields a scored, checked record; its predictions match
     the stored fingerprint of its version."""
     _, results = dirs
     cls = REGISTRY.methods[name]
-    rec = check_contract(cls, cli, results, monkeypatch)
+    rec = check_contract(cls, cli, results, monkeypatch, smoke_data(cls, cli, tmp_path))
     entry = {"version": cls.version, "predictions_sha256": fingerprint(results / rec["predictions"]["file"])}
     if request.config.getoption("--update-fingerprints"):
         update("methods", name, entry)
@@ -105,5 +116,6 @@ def test_the_readme_example_method_passes_the_contract(tmp_path, dirs, cli, monk
     reg = discover_all(str(folder))
     assert not reg.broken, reg.broken
     (name,) = set(reg.methods) - set(REGISTRY.methods)
-    rec = check_contract(reg.methods[name], cli, dirs[1], monkeypatch, plugins=(str(folder),))
+    rec = check_contract(reg.methods[name], cli, dirs[1], monkeypatch, ["--dataset", "synthetic"],
+                         plugins=(str(folder),))
     assert (dirs[1] / "artifacts" / rec["run_id"] / "latents.npz").is_file()  # its artefact, checked and kept

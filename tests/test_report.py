@@ -49,6 +49,15 @@ def test_a_configuration_with_only_failures_still_shows():
     assert other.failed == 1 and other.n == 0
 
 
+def test_reference_baselines_are_marked_as_not_weight_space():
+    baseline = {**rec(0, 0.95, method="cnn-pixels"), "weight_space": False}
+    rows = render([rec(0, 0.9), baseline], "csv").splitlines()
+    assert rows[0].startswith("dataset,method,kind,")
+    assert [r.split(",")[2] for r in rows[1:] if ",cnn-pixels," in r] == ["baseline (not weight-space)"] * 2
+    assert all(r.split(",")[2] == "" for r in rows[1:] if ",m," in r)
+    assert ",kind," not in render([rec(0, 0.9)], "csv")  # no baseline, no column
+
+
 def test_formats():
     recs = [rec(0, 0.9), rec(1, 0.8)]
     assert "\\begin{tabular}" in render(recs, "latex")

@@ -164,6 +164,9 @@ class Method(Plugin):
     """
 
     modalities: ClassVar[tuple[str, ...]] = ("image",)
+    # False for a reference baseline that works on the signal itself (pixels, points):
+    # every table marks it, so it is never read as a weight-space result.
+    weight_space: ClassVar[bool] = True
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
 
     def unsupported(self, modality: str, params: dict[str, Any]) -> str | None:

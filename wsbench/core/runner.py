@@ -148,6 +148,7 @@ class Runner:
             ctx.test_size = len(data.test)
             ctx.shared.update(data.shared_costs)
             method = self.reg.method(spec.method)()
+            record["weight_space"] = method.weight_space
             if reason := method.unsupported(data.modality, spec.params):
                 record.update(status="skipped", reason=reason)
             else:

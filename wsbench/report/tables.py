@@ -95,7 +95,8 @@ def flatten(records: list[dict]) -> pd.DataFrame:
                 "psnr": r.get("metrics", {}).get("psnr_test", np.nan),
                 "udf_l1": r.get("metrics", {}).get("udf_l1_test", np.nan),
                 "chamfer": r.get("metrics", {}).get("chamfer_test", np.nan),
-                "commit": _commit(r), "zoo": _zoo_sharing(r)}
+                "commit": _commit(r), "zoo": _zoo_sharing(r),
+                "kind": "baseline (not weight-space)" if r.get("weight_space") is False else ""}
         heads = r.get("heads") if r["status"] == "ok" else None
         if not heads:
             rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan})
@@ -129,7 +130,7 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         val_mean=("val_acc", "mean"), val_se=("val_acc", _se), psnr=("psnr", "mean"), udf_l1=("udf_l1", "mean"),
         chamfer=("chamfer", "mean"), pipeline_s=("pipeline_s", "mean"), shared_s=("shared_s", "mean"),
         cpu_s=("cpu_s", "mean"), threads=("threads", "max"), peak_mb=("peak_mb", "max"),
-        commits=("commit", _commits), zoo=("zoo", "first")).reset_index()
+        commits=("commit", _commits), zoo=("zoo", "first"), kind=("kind", "first")).reset_index()
     agg = agg.merge(failed.reset_index(), on=keys, how="outer")
     agg["failed"] = agg["failed"].fillna(0).astype(int)
     agg["n"] = agg["n"].fillna(0).astype(int)
@@ -143,8 +144,8 @@ def _pm(mean: float, se: float) -> str:
 
 
 def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
-    out = pd.DataFrame({"dataset": agg.dataset, "method": agg.method, "profile": agg.profile,
-                        "config": agg.config, "head": agg["head"].fillna("")})
+    out = pd.DataFrame({"dataset": agg.dataset, "method": agg.method, "kind": agg.kind.fillna(""),
+                        "profile": agg.profile, "config": agg.config, "head": agg["head"].fillna("")})
     if tune:
         out["val acc % (mean ± SE)"] = [_pm(m, s) for m, s in zip(agg.val_mean, agg.val_se)]
     else:
@@ -165,7 +166,7 @@ def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
         add_references(out, agg)
     out["commits"] = agg.commits.fillna("")
     empty = [c for c in ("test PSNR dB", "test UDF L1", "test Chamfer") if out[c].isna().all()]
-    empty += [c for c in ("config", "INR zoo", "published %", "Δ pts", "differs from paper", "reference")
+    empty += [c for c in ("kind", "config", "INR zoo", "published %", "Δ pts", "differs from paper", "reference")
               if c in out and not out[c].astype(bool).any()]
     empty += [c for c in ("of it shared s",) if not (out[c].fillna(0) > 0).any()]
     return out.drop(columns=empty)

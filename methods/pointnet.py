@@ -1,0 +1,67 @@
+"""Reference baseline, not weight-space: a small PointNet (Qi et al., CVPR 2017) on the
+point clouds themselves, without its input and feature transforms.
+
+What working on the shape itself reaches on the same splits, beside the weight-space rows
+that first encode each shape as an unsigned-distance INR."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from wsbench.api import DataSplits, Method, MethodOutput, Param, RunContext, parse_widths, train_classifier
+
+
+class PointNet(nn.Module):
+    """A shared per-point MLP (1x1 convolutions with batch norm), max pooling over points, an MLP head."""
+
+    def __init__(self, num_classes: int, widths: tuple[int, ...], head: int, dropout: float):
+        super().__init__()
+        layers, c_in = [], 3
+        for c_out in widths:
+            layers += [nn.Conv1d(c_in, c_out, 1), nn.BatchNorm1d(c_out), nn.ReLU()]
+            c_in = c_out
+        self.points = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Linear(c_in, head), nn.BatchNorm1d(head), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(head, num_classes))
+
+    def forward(self, clouds: torch.Tensor) -> torch.Tensor:
+        """clouds (B, P, 3) -> logits (B, classes); invariant to the order of the points."""
+        return self.head(self.points(clouds.transpose(1, 2)).amax(2))
+
+
+class PointNetMethod(Method):
+    name = "pointnet"
+    description = "baseline on the signal: a small PointNet on the point clouds (no transforms)"
+    weight_space = False
+    modalities = ("pointcloud",)
+    params = {
+        "widths": Param("64,128,256", "widths of the shared per-point MLP", widths=True),
+        "head_hidden": Param(128, "hidden width of the head", low=1),
+        "dropout": Param(0.3, "dropout in the head", low=0, high=1),
+        "scale": Param(0.2, "training augmentation: each axis scaled by U(1 - s, 1 + s)", low=0, high=0.9),
+        "jitter": Param(0.01, "training augmentation: Gaussian noise on every point (std)", low=0),
+        "epochs": Param(40, "training epochs", low=1),
+        "batch_size": Param(32, "shapes per step", low=2),
+        "lr": Param(1e-3, "AdamW learning rate (cosine schedule)", above=0),
+        "weight_decay": Param(1e-4, "AdamW weight decay", low=0),
+    }
+    profiles = {"quick": {}, "paper": {"widths": "64,64,64,128,1024", "head_hidden": 256, "epochs": 200},
+                "smoke": {"widths": "8,16", "head_hidden": 8, "epochs": 2}}
+
+    def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        p = params
+        train = data.train.x.to(ctx.device)
+
+        def augmented(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+            batch = train[idx.to(ctx.device)]
+            scale = 1 + p["scale"] * (2 * torch.rand(len(idx), 1, 3, generator=gen) - 1)
+            noise = p["jitter"] * torch.randn(batch.shape, generator=gen)
+            return batch * scale.to(ctx.device) + noise.to(ctx.device)
+
+        model = PointNet(data.num_classes, parse_widths(p["widths"]), p["head_hidden"], p["dropout"]).to(ctx.device)
+        with ctx.stage("train"):
+            head = train_classifier(model, augmented, data.train.y, data.val.x.to(ctx.device),
+                                    data.test.x.to(ctx.device), ctx, epochs=p["epochs"], lr=p["lr"],
+                                    weight_decay=p["weight_decay"], batch_size=p["batch_size"], name="pointnet",
+                                    desc="PointNet on clouds")
+        return MethodOutput(heads={"points": head}, num_params={"pointnet": head.num_params})
