@@ -5,8 +5,6 @@ the floor a weight-space method has to clear to be worth its INRs."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from wsbench.api import DataSplits, HeadResult, Method, MethodOutput, Param, RunContext
 
@@ -22,6 +20,8 @@ class LogRegPixels(Method):
     profiles = {"quick": {}, "paper": {}, "smoke": {"max_iter": 20}}
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        from sklearn.linear_model import LogisticRegression  # scikit-learn takes 1 s to import: only when used
+        from sklearn.preprocessing import StandardScaler
         x = {name: split.x.flatten(1).numpy() for name, split in
              (("train", data.train), ("val", data.val), ("test", data.test))}
         scaler = StandardScaler().fit(x["train"])
