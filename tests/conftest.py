@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from wsbench.cli import main
+from wsbench.data.pointclouds import POINTDA10_CLASSES
 from wsbench.core.discovery import discover
 from wsbench.core.paths import plugin_dirs
 
@@ -60,6 +61,14 @@ def write_class_folders(folder: Path, classes, train: int = 2, test: int = 1, co
             (folder / name / split).mkdir(parents=True)
             for i in range(count):
                 np.save(folder / name / split / f"{name}_{split}{i:04d}.npy", cloud(rng, columns=columns))
+
+
+def tiny_shapenet10(cli, folder: Path) -> list[str]:
+    """Prepare a ShapeNet10 of random clouds (4 train and 2 test shapes a class, 64 points)
+    from `folder`; the data arguments that run on it."""
+    write_class_folders(folder, POINTDA10_CLASSES, train=4, test=2)
+    assert cli("prepare", "shapenet10", "--from", str(folder), "--data-param", "points=64")[0] == 0
+    return ["--dataset", "shapenet10", "--data-param", "points=64", "--data-param", "udf_per_level=16"]
 
 
 def records(results: Path) -> list[dict]:

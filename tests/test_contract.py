@@ -10,10 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ROOT, discover_all, records, write_class_folders
+from conftest import ROOT, discover_all, records, tiny_shapenet10
 
 from wsbench.core.fileio import atomic_write_json, sha256_bytes
-from wsbench.data.pointclouds import POINTDA10_CLASSES
 
 FINGERPRINTS = ROOT / "tests" / "fingerprints.json"
 REGISTRY = discover_all()
@@ -37,11 +36,7 @@ def update(kind: str, name: str, entry: dict) -> None:
 def smoke_data(cls, cli, tmp_path) -> list[str]:
     """The data of a method's contract run: `synthetic`, or for a method of shapes only a tiny
     ShapeNet10 of random clouds, prepared in the test's data root."""
-    if "image" in cls.modalities:
-        return ["--dataset", "synthetic"]
-    write_class_folders(tmp_path / "src", POINTDA10_CLASSES, train=4, test=2)
-    assert cli("prepare", "shapenet10", "--from", str(tmp_path / "src"), "--data-param", "points=64")[0] == 0
-    return ["--dataset", "shapenet10", "--data-param", "points=64", "--data-param", "udf_per_level=16"]
+    return ["--dataset", "synthetic"] if "image" in cls.modalities else tiny_shapenet10(cli, tmp_path / "src")
 
 
 def check_contract(cls, cli, results, monkeypatch, data_args: list[str], plugins: tuple[str, ...] = ()) -> dict:

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import ROOT, cloud, write_class_folders
+from conftest import ROOT, cloud, tiny_shapenet10, write_class_folders
 
 from wsbench.core.errors import DataNotPrepared, UserError
 from wsbench.core.params import resolve
@@ -339,10 +339,8 @@ def test_real_modelnet40_from_shared_folder(dirs, cli, registry):
 def test_hyperinr_on_point_clouds_records_chamfer_and_figures(tmp_path, dirs, cli):
     """The same HyperINR adapter runs on UDFs of shapes; report --figures draws its artefacts."""
     _, results = dirs
-    write_class_folders(tmp_path / "src", POINTDA10_CLASSES, train=4, test=2)
-    assert cli("prepare", "shapenet10", "--from", str(tmp_path / "src"), "--data-param", "points=64")[0] == 0
-    code, out, err = cli("run", "--dataset", "shapenet10", "--profile", "smoke", "--quiet",
-                         "--data-param", "points=64", "--data-param", "udf_per_level=16")
+    data_args = tiny_shapenet10(cli, tmp_path / "src")
+    code, out, err = cli("run", *data_args, "--profile", "smoke", "--quiet")
     assert code == 0, err
     (path,) = (results / "runs").glob("*.json")
     rec = json.loads(path.read_text())
@@ -373,13 +371,11 @@ def test_every_shipped_method_runs_on_point_clouds(tmp_path, dirs, cli, registry
     """Each method's smoke profile on a tiny ShapeNet10 gives an `ok` record and a row of the
     table: zoo methods fit UDF zoos (3D SIRENs), meta-learners fit UDFs themselves."""
     _, results = dirs
-    write_class_folders(tmp_path / "src", POINTDA10_CLASSES, train=4, test=2)
-    assert cli("prepare", "shapenet10", "--from", str(tmp_path / "src"), "--data-param", "points=64")[0] == 0
+    data_args = tiny_shapenet10(cli, tmp_path / "src")
     methods = sorted(name for name, cls in registry.methods.items()  # hyperinr: the test above
                      if name != "hyperinr" and "pointcloud" in cls.modalities)
     args = [arg for name in methods for arg in ("--method", name)]
-    code, out, err = cli("run", *args, "--dataset", "shapenet10", "--profile", "smoke", "--quiet",
-                         "--data-param", "points=64", "--data-param", "udf_per_level=16")
+    code, out, err = cli("run", *args, *data_args, "--profile", "smoke", "--quiet")
     assert code == 0, err
     records = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
     assert sorted(r["method"] for r in records) == methods
