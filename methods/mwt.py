@@ -12,11 +12,12 @@ fitted with the same k steps, then classified.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, HeadResult, Loop, Method, MethodOutput, Param,
-                         Reconstruction, RunContext, parse_widths, siren_layout, split_fields)
+                         Reconstruction, RunContext, parse_widths, penultimate_features, siren_layout, split_fields)
 from wsbench.inr.meta import step_batch
 from wsbench.models.mwt import MWTNetwork
 
@@ -85,9 +86,12 @@ class MWT(Method):
             opt.step()
             if sched is not None:
                 sched.step()
-            if i + 1 in evaluations:
-                result.val_pred.append(self.predict(net, fields["val"], p, ctx))
-                result.test_pred.append(self.predict(net, fields["test"], p, ctx))
+            if i + 1 in evaluations:  # the last evaluation's features are the head's embeddings
+                for split, preds in (("val", result.val_pred), ("test", result.test_pred)):
+                    labels, features = self.predict(net, fields[split], p, ctx)
+                    preds.append(labels)
+                    if i + 1 == steps:
+                        result.embeddings[split] = features
             return {"rec": rec.mean().item(), "ce": ce.item()}
 
         with ctx.stage("train"):
@@ -108,9 +112,11 @@ class MWT(Method):
                               for chunk in field.split(p["fit_chunk"])])
 
     @classmethod
-    def predict(cls, net: MWTNetwork, field: Field, p: dict, ctx: RunContext):
-        """Fit every sample with the k inner steps, then classify it."""
+    def predict(cls, net: MWTNetwork, field: Field, p: dict, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
+        """Fit every sample with the k inner steps, then classify it: labels, and the
+        classifier's features before its last layer."""
         phi = cls.fitted(net, field, p, ctx)
-        with torch.no_grad():
-            return torch.cat([net.classifier(part.to(ctx.device) - net.theta).argmax(1).cpu()
-                              for part in phi.split(p["fit_chunk"])]).numpy()
+        with torch.no_grad(), penultimate_features(net.classifier) as features:
+            labels = torch.cat([net.classifier(part.to(ctx.device) - net.theta).argmax(1).cpu()
+                                for part in phi.split(p["fit_chunk"])]).numpy()
+        return labels, torch.cat(features).numpy()

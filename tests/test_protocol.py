@@ -8,6 +8,9 @@ import pytest
 
 from conftest import ROOT, discover_all, records
 
+from wsbench.core.contracts import HeadResult
+from wsbench.core.errors import ProtocolViolation
+from wsbench.core.protocol import EMBEDDING_WIDTH, checked_embeddings
 from wsbench.report.tables import aggregate
 
 TOY = str(ROOT / "tests" / "plugins")
@@ -176,3 +179,42 @@ def test_each_run_has_its_own_process_peak_memory_and_cpu_time(dirs, cli):
     for rec in (a, b):
         assert 0 < rec["cost"]["peak_rss_mb"] < 2000 and rec["cost"]["cpu_s"] > 0
         assert rec["cost"]["attempts"] == 1 and rec["cost"]["resumed"] is False
+
+
+def test_a_run_keeps_each_heads_embeddings_and_verify_checks_them(dirs, cli):
+    _, results = dirs
+    assert cli("run", "--method", "cnn-pixels", "--dataset", "synthetic", "--profile", "smoke", "--quiet")[0] == 0
+    (rec,) = records(results)
+    assert rec["embeddings"]["width"] == {"pixels": 8}  # the smoke CNN's last linear layer takes 2 x 4 channels
+    path = results / rec["embeddings"]["file"]
+    with np.load(path) as f:
+        val, test = f["val:pixels"], f["test:pixels"]
+    assert val.dtype == test.dtype == np.float16 and val.shape == test.shape == (80, 8)
+    assert (val >= 0).all() and val.std() > 0  # pooled ReLU features, not logits
+    assert cli("verify")[0] == 0
+    np.savez_compressed(path, **{"val:pixels": val[:-1], "test:pixels": test})
+    from wsbench.core.fileio import sha256_file
+    rec_path = results / "runs" / f"{rec['run_id']}.json"
+    rec_path.write_text(json.dumps({**rec, "embeddings": {**rec["embeddings"], "sha256": sha256_file(path)}}))
+    code, out, _ = cli("verify")
+    assert code == 1 and "head 'pixels': val embeddings of shape (79, 8), expected (80, 8)" in out
+
+
+def test_wide_embeddings_are_kept_as_their_leading_principal_components():
+    rng = np.random.default_rng(0)
+    val, test = rng.normal(size=(300, 100)) * np.linspace(3, 0.1, 100), rng.normal(size=(200, 100))
+    head = HeadResult([np.zeros(300, int)], [np.zeros(200, int)], embeddings={"val": val, "test": test})
+    kept = checked_embeddings("h", head, {"val": 300, "test": 200})
+    assert kept["val:h"].shape == (300, EMBEDDING_WIDTH) and kept["test:h"].shape == (200, EMBEDDING_WIDTH)
+    spread = kept["val:h"].astype(float).var(0)
+    assert (np.diff(spread) <= 1e-2).all()  # leading components first
+    assert spread.sum() > 0.95 * val.var(0).sum()  # they keep almost all of the variance
+    assert checked_embeddings("h", HeadResult([], []), {"val": 300}) == {}
+    with pytest.raises(ProtocolViolation, match="test missing"):
+        checked_embeddings("h", HeadResult([], [], embeddings={"val": val}), {"val": 300, "test": 200})
+    with pytest.raises(ProtocolViolation, match=r"differ in width \(100, 99\)"):
+        checked_embeddings("h", HeadResult([], [], embeddings={"val": val, "test": test[:, 1:]}),
+                           {"val": 300, "test": 200})
+    with pytest.raises(ProtocolViolation, match="float16's range"):
+        checked_embeddings("h", HeadResult([], [], embeddings={"val": val[:, :3] * 1e6, "test": test[:, :3]}),
+                           {"val": 300, "test": 200})

@@ -13,7 +13,7 @@ from wsbench.data.splits import read_split
 from wsbench.data.store import StoredDataset
 from wsbench.inr.fields import Field
 from wsbench.inr.siren import SirenLayout, siren_forward
-from wsbench.train.heads import predict, train_classifier, train_feature_head
+from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.zoo.method import GRAPH_PARAMS, GRAPH_SMOKE, ZooMethod
 from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, on_shapes
@@ -21,5 +21,5 @@ from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, on_shapes
 __all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "GRAPH_PARAMS", "GRAPH_SMOKE", "METHOD_ARTIFACTS", "QUICK_UDF_ZOO", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
            "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Param", "ProtocolViolation",
            "Reconstruction", "RunContext", "SirenLayout", "Split", "StoredDataset", "UserError", "ZooMethod",
-           "field_of", "on_shapes", "parse_widths", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",
+           "field_of", "on_shapes", "parse_widths", "penultimate_features", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",
            "stage_result", "train_classifier", "train_feature_head"]

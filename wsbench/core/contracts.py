@@ -121,6 +121,11 @@ class HeadResult:
     val_pred: list[np.ndarray]
     test_pred: list[np.ndarray]
     num_params: int = 0
+    # What the head classifies, one vector per sample, for comparing what methods learned
+    # (`wsbench similarity`): {"val": (N_val, D), "test": (N_test, D)} float arrays, the
+    # classifier's features before its last layer at its last epoch, or the latents a
+    # feature head classifies. Kept as float16 beside the predictions; may stay empty.
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

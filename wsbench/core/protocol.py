@@ -82,3 +82,45 @@ def score_head(name: str, head: HeadResult, y_val: np.ndarray, y_test: np.ndarra
                 kept[f"test:{name}"] = checked
         scores["test_acc"] = accuracy(kept[f"test:{name}"], y_test)
     return scores, kept
+
+
+# Embeddings wider than this are kept as their leading principal components (fitted on
+# validation), so that a run's file stays near 2 MB on MNIST's 15,000 held-out samples.
+EMBEDDING_WIDTH = 64
+
+
+def principal_components(val: np.ndarray, width: int) -> np.ndarray:
+    """The `width` leading principal axes of the validation embeddings, (D, width), each
+    signed so that its largest-magnitude entry is positive (a stated, reproducible rule)."""
+    _, _, vt = np.linalg.svd(val - val.mean(0), full_matrices=False)
+    axes = vt[:width]
+    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(1)])
+    return (axes * signs[:, None]).T
+
+
+def checked_embeddings(name: str, head: HeadResult, sizes: dict[str, int]) -> dict[str, np.ndarray]:
+    """A head's embeddings of the splits in `sizes` (split -> samples) as float16 arrays of
+    one width, at most EMBEDDING_WIDTH, or a ProtocolViolation that names the head and what
+    is wrong; none when the head keeps none. A tuning run passes only the validation split."""
+    if not head.embeddings:
+        return {}
+    if missing := [s for s in ("val", "test") if s not in head.embeddings]:
+        raise ProtocolViolation(f"head {name!r}: embeddings of {' and '.join(missing)} missing; keep both or none")
+    arrays = {}
+    for split, n in sizes.items():
+        array = head.embeddings[split]
+        array = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+        if array.ndim != 2 or len(array) != n or array.dtype.kind != "f" or not np.isfinite(array).all():
+            raise ProtocolViolation(f"head {name!r}: {split} embeddings must be a finite float array of shape "
+                                    f"({n}, D); got {array.dtype} of shape {array.shape}")
+        arrays[split] = array.astype(np.float64)
+    if len({a.shape[1] for a in arrays.values()}) > 1:
+        raise ProtocolViolation(f"head {name!r}: validation and test embeddings differ in width "
+                                f"({', '.join(str(a.shape[1]) for a in arrays.values())})")
+    if arrays["val"].shape[1] > EMBEDDING_WIDTH:
+        mean, axes = arrays["val"].mean(0), principal_components(arrays["val"], EMBEDDING_WIDTH)
+        arrays = {split: (a - mean) @ axes for split, a in arrays.items()}
+    kept = {f"{split}:{name}": a.astype(np.float16) for split, a in arrays.items()}
+    if not all(np.isfinite(a).all() for a in kept.values()):
+        raise ProtocolViolation(f"head {name!r}: embeddings exceed float16's range (|x| > 65504)")
+    return kept

@@ -3,6 +3,7 @@ per-sample predictions beside it and the labels they were scored against.
 
     RESULTS/runs/<run id>.json             the record
     RESULTS/predictions/<run id>.npz       validation predictions of every epoch, test of the selected one
+    RESULTS/embeddings/<run id>.npz        each head's validation and test embeddings (float16)
     RESULTS/labels/<data set>-<sha>.npz    the validation and test labels, stored once per content
 """
 from __future__ import annotations
@@ -27,8 +28,8 @@ from wsbench.core.fileio import atomic_write_bytes, atomic_write_json, sha256_by
 from wsbench.core.protocol import PROTOCOL_VERSION
 
 PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "tabulate", "wsbench")
-# 2: labels, predictions, versions, tune flag, complete per-run cost
-SCHEMA_VERSION = 2
+# 2: labels, predictions, versions, tune flag, complete per-run cost; 3: embeddings
+SCHEMA_VERSION = 3
 IDENTITY_KEYS = ("method", "params", "dataset", "data_params", "seed", "protocol", "versions", "tune")
 
 
@@ -124,6 +125,18 @@ def write_predictions(results: Path, rid: str, kept: dict[str, np.ndarray]) -> d
     name = f"predictions/{rid}.npz"
     atomic_write_bytes(results / name, data)
     return {"file": name, "sha256": sha256_bytes(data)}
+
+
+def write_embeddings(results: Path, rid: str, kept: dict[str, np.ndarray]) -> dict | None:
+    """Store a run's per-sample embeddings ("<split>:<head>" -> float16 (N, D)); returns the
+    record's entry (path, checksum and each head's width), None when no head keeps any."""
+    if not kept:
+        return None
+    data = _npz(kept)
+    name = f"embeddings/{rid}.npz"
+    atomic_write_bytes(results / name, data)
+    return {"file": name, "sha256": sha256_bytes(data),
+            "width": {key.split(":", 1)[1]: int(a.shape[1]) for key, a in kept.items() if key.startswith("val:")}}
 
 
 def code_version() -> dict[str, Any]:

@@ -19,9 +19,10 @@ from wsbench.core.context import RunContext, peak_rss_mb
 from wsbench.core.discovery import Registry
 from wsbench.core.lock import RunLock
 from wsbench.core.errors import ProtocolViolation, UserError
-from wsbench.core.protocol import score_head, seed_everything
-from wsbench.core.records import (SCHEMA_VERSION, provenance, read_record, record_path, run_id, run_identity,
-                             write_labels, write_predictions, write_record)
+from wsbench.core.protocol import checked_embeddings, score_head, seed_everything
+from wsbench.core.records import (SCHEMA_VERSION, provenance, read_record, record_path, record_problem, run_id,
+                                  run_identity,
+                             write_embeddings, write_labels, write_predictions, write_record)
 from wsbench.core.worker import run_in_process
 
 
@@ -99,7 +100,8 @@ class Runner:
     def done(self, spec: RunSpec) -> dict | None:
         """The record of a run that already succeeded, or None."""
         record = read_record(record_path(self.results, spec.run_id))
-        return record if record and record.get("status") == "ok" else None
+        current = record is not None and record_problem(record) is None  # an older schema's is run again
+        return record if current and record.get("status") == "ok" else None
 
     def lock(self, spec: RunSpec) -> RunLock:
         return RunLock(self.results / "locks" / f"{spec.run_id}.lock")
@@ -171,10 +173,12 @@ class Runner:
     def score(self, spec: RunSpec, data, out, ctx: RunContext) -> dict:
         """Scores, kept predictions and reconstruction metrics of a method's output."""
         y_val, y_test = data.val.y.numpy(), data.test.y.numpy()
-        heads, kept = {}, {}
+        heads, kept, embeddings = {}, {}, {}
+        sizes = {"val": len(y_val)} if spec.tune else {"val": len(y_val), "test": len(y_test)}
         for name, head in out.heads.items():
             heads[name], arrays = score_head(name, head, y_val, None if spec.tune else y_test, data.num_classes)
             kept.update(arrays)
+            embeddings.update(checked_embeddings(name, head, sizes))
         if not heads:
             raise ProtocolViolation("the method returned no classifier heads")
         metrics = dict(out.metrics)
@@ -187,6 +191,7 @@ class Runner:
                 ctx.keep_arrays("shapes", **figure)
         return {"heads": heads, "metrics": metrics, "num_params": out.num_params,
                 "predictions": write_predictions(self.results, spec.run_id, kept),
+                "embeddings": write_embeddings(self.results, spec.run_id, embeddings),
                 "labels": write_labels(self.results, spec.dataset, y_val, y_test)}
 
 

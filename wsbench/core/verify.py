@@ -2,8 +2,9 @@
 
 For each record under RESULTS/runs: its identity hashes to its name and no other
 record claims the same identity and seed; its predictions file matches its
-checksum; the labels it was scored against match the prepared data at the data
-root (or, where that data set is not prepared here, the stored labels file);
+checksum, and so does its embeddings file (one row per sample); the labels it was
+scored against match the prepared data at the data root (or, where that data set
+is not prepared here, the stored labels file);
 the data and split checksums match the data root; and the epoch choice and every
 accuracy recompute exactly from the predictions.
 """
@@ -75,6 +76,8 @@ def check_record(path: Path, record: dict, results: Path, labels: _Labels) -> li
                             f"{'the prepared data' if prepared is not None else 'the stored labels'}")
     if problems:
         return problems
+    sizes = {"val": len(y_val)} if record.get("tune") else {"val": len(y_val), "test": len(y_test)}
+    problems += embedding_problems(where, record, results, sizes)
     with np.load(pred_path) as kept:
         for head, s in record["heads"].items():
             val = kept.get(f"val:{head}")
@@ -96,6 +99,30 @@ def check_record(path: Path, record: dict, results: Path, labels: _Labels) -> li
             elif abs(accuracy(test, y_test) - s.get("test_acc", np.nan)) > 1e-12 or "test_acc" not in s:
                 problems.append(f"{where}: head {head!r}: predictions give test accuracy "
                                 f"{accuracy(test, y_test):.6f}; the record says {s.get('test_acc')}")
+    return problems
+
+
+def embedding_problems(where: str, record: dict, results: Path, sizes: dict[str, int]) -> list[str]:
+    """The embeddings file, where the record has one: its checksum, and per head an array
+    of the recorded width with one row per sample for each split in `sizes`."""
+    entry = record.get("embeddings")
+    if entry is None:
+        return []
+    path = results / entry["file"]
+    if not path.is_file():
+        return [f"{where}: embeddings file {path} is missing"]
+    if sha256_file(path) != entry["sha256"]:
+        return [f"{where}: embeddings file {path} does not match its checksum"]
+    problems = []
+    with np.load(path) as kept:
+        if extra := sorted(set(kept.files) - {f"{s}:{h}" for s in sizes for h in entry["width"]}):
+            problems.append(f"{where}: embeddings file holds arrays the record does not name: {', '.join(extra)}")
+        for head, width in entry["width"].items():
+            for split, n in sizes.items():
+                shape = kept[f"{split}:{head}"].shape if f"{split}:{head}" in kept.files else None
+                if shape != (n, width):
+                    problems.append(f"{where}: head {head!r}: {split} embeddings of shape {shape}, "
+                                    f"expected ({n}, {width})")
     return problems
 
 

@@ -2,7 +2,8 @@
 selection: the loop every weight-space classifier and feature head trains with."""
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,6 +29,33 @@ def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The layer that maps features to logits: every wsbench classifier ends in one."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(model).__name__} has no linear layer to take features before")
+    return linears[-1]
+
+
+@contextmanager
+def penultimate_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Collect what the model's last linear layer receives on every forward pass inside:
+    the head's embedding of the samples, from the passes that predict them."""
+    features: list[torch.Tensor] = []
+    hook = last_linear(model).register_forward_pre_hook(lambda _, args: features.append(args[0].float().cpu()))
+    try:
+        yield features
+    finally:
+        hook.remove()
+
+
+def predict_with_features(model: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted labels and the features before the last linear layer."""
+    with penultimate_features(model) as features:
+        labels = predict(model, x)
+    return labels, torch.cat(features).numpy()
+
+
 def has_batch_norm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
@@ -39,7 +67,8 @@ def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, tor
     """AdamW with a cosine schedule over epochs of shuffled minibatches; after every epoch,
     predictions on val and test. `batch_inputs(idx, generator)` gives the model's input
     for a batch of training indices (where augmentations draw from the generator).
-    Resumable per epoch; a last batch of one is skipped when batch norm cannot train on it."""
+    Resumable per epoch; a last batch of one is skipped when batch norm cannot train on it.
+    The head's embeddings are the last epoch's features before the last linear layer."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(ctx.seed)
@@ -47,7 +76,7 @@ def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, tor
     min_batch = 2 if has_batch_norm(model) else 1
     train_y = train_y.to(ctx.device)
 
-    def epoch(_: int) -> dict[str, float] | None:
+    def epoch(i: int) -> dict[str, float] | None:
         model.train()
         loss = None
         for idx in torch.randperm(len(train_y), generator=gen).split(batch_size):
@@ -58,8 +87,14 @@ def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, tor
             loss.backward()
             opt.step()
         sched.step()
-        result.val_pred.append(predict(model, val_x))
-        result.test_pred.append(predict(model, test_x))
+        if i + 1 < epochs:
+            result.val_pred.append(predict(model, val_x))
+            result.test_pred.append(predict(model, test_x))
+        else:  # the last epoch's features are the head's embeddings
+            (val_pred, result.embeddings["val"]), (test_pred, result.embeddings["test"]) = (
+                predict_with_features(model, val_x), predict_with_features(model, test_x))
+            result.val_pred.append(val_pred)
+            result.test_pred.append(test_pred)
         return {"loss": loss.item()} if loss is not None else None
 
     Loop(ctx, name, epochs, {"model": model, "opt": opt, "sched": sched, "gen": gen, "result": result},
@@ -73,10 +108,13 @@ def train_feature_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torc
                        weight_decay: float = 1e-4, dropout: float = 0.2, batch_size: int = 128,
                        name: str = "head", desc: str = "") -> HeadResult:
     """An MLP on standardised features (latents, pixels), trained by `train_classifier`;
-    `name` keeps its checkpoint apart from the run's other heads."""
+    `name` keeps its checkpoint apart from the run's other heads. Its embeddings are the
+    features it was given (a method's latents), not the MLP's hidden layer."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     norm = [((x - mean) / std).to(ctx.device) for x in (train_x, val_x, test_x)]
     model = mlp(train_x.shape[1], parse_widths(hidden), num_classes, dropout).to(ctx.device)
-    return train_classifier(model, lambda idx, gen: norm[0][idx.to(ctx.device)], train_y, norm[1], norm[2], ctx,
-                            epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, name=name,
-                            desc=desc)
+    result = train_classifier(model, lambda idx, gen: norm[0][idx.to(ctx.device)], train_y, norm[1], norm[2], ctx,
+                              epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, name=name,
+                              desc=desc)
+    result.embeddings = {"val": val_x.float().cpu().numpy(), "test": test_x.float().cpu().numpy()}
+    return result
