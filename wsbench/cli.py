@@ -103,11 +103,21 @@ def cmd_report(args, reg) -> None:
     if args.figures:
         require_writable(results / "figures", RESULTS_FLAG)
     records = load_records(results)
+    planned = load_sweep(args.sweep, reg).specs if args.sweep else []
     if args.sweep:
-        ids = {spec.run_id for spec in load_sweep(args.sweep, reg).specs}
+        ids = {spec.run_id for spec in planned}
         records = [r for r in records if r.get("run_id") in ids]
-    records = [r for r in records if (not args.method or r["method"] in args.method)
-               and (not args.dataset or r["dataset"] in args.dataset)]
+    chosen = lambda method, dataset: ((not args.method or method in args.method)  # noqa: E731
+                                      and (not args.dataset or dataset in args.dataset))
+    records = [r for r in records if chosen(r["method"], r["dataset"])]
+    if args.html:
+        from wsbench.report.page import write_page
+        out = Path(args.html)
+        require_writable(out, "--html")
+        if not records:
+            raise UserError("no run records to put on the page; run `wsbench run` first or point --results elsewhere")
+        print(f"wrote {write_page(records, results, out, [s for s in planned if chosen(s.method, s.dataset)])}")
+        return
     print(render(records, args.format, tune=args.tune))
     if args.figures:
         for record in records:
@@ -231,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", action="store_true",
                    help="also write PNG figures (latent PCA, reconstructed shapes) under RESULTS/figures")
     p.add_argument("--format", default="markdown", help="markdown, latex, plain or csv")
+    p.add_argument("--html", metavar="DIR", help="write the results page (DIR/index.html and its images) instead")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("verify", help="recompute every record's accuracies from its stored predictions "

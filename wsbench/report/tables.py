@@ -67,7 +67,7 @@ def dedupe(records: list[dict]) -> list[dict]:
     return list(seen.values())
 
 
-def _commit(record: dict) -> str:
+def commit_label(record: dict) -> str:
     code = record.get("provenance", {}).get("code", {})
     commit = (code.get("commit") or "unknown")[:8]
     return commit + ("+dirty" if code.get("dirty") else "")
@@ -95,7 +95,7 @@ def flatten(records: list[dict]) -> pd.DataFrame:
                 "psnr": r.get("metrics", {}).get("psnr_test", np.nan),
                 "udf_l1": r.get("metrics", {}).get("udf_l1_test", np.nan),
                 "chamfer": r.get("metrics", {}).get("chamfer_test", np.nan),
-                "commit": _commit(r), "zoo": _zoo_sharing(r),
+                "commit": commit_label(r), "zoo": _zoo_sharing(r),
                 "kind": "baseline (not weight-space)" if r.get("weight_space") is False else ""}
         heads = r.get("heads") if r["status"] == "ok" else None
         if not heads:

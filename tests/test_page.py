@@ -1,0 +1,79 @@
+"""The results page: paired tests, and the page itself as headless Chromium renders it."""
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+from wsbench.report.stats import compare, holm, mcnemar_exact
+
+TOY = str(ROOT / "tests" / "plugins")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_exact_mcnemar_and_holm_give_the_textbook_values():
+    assert mcnemar_exact(0, 10) == pytest.approx(2 * 0.5 ** 10)
+    assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(3, 12) == pytest.approx(mcnemar_exact(12, 3))
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_comparisons_pair_the_same_seeds_and_sum_discordant_counts():
+    ref = {0: np.array([1, 1, 1, 0], bool), 1: np.array([1, 1, 0, 0], bool)}
+    other = {0: np.array([0, 1, 1, 1], bool), 2: np.array([0, 0, 0, 0], bool)}
+    (c,) = compare(ref, {"other": other})
+    assert c.seeds == [0] and (c.reference_only, c.other_only) == (1, 1) and c.p == 1.0
+
+
+def sweep_file(tmp_path, seeds: int):
+    path = tmp_path / "page.yaml"
+    path.write_text(f"name: page\nseeds: {seeds}\nprofile: quick\nmethods:\n  - name: oracle\n"
+                    f"    params: {{noise: [0.05, 0.6]}}\ndatasets:\n  - name: synthetic\n")
+    return path
+
+
+def make_page(cli, tmp_path):
+    assert cli("--plugins", TOY, "run", "--method", "oracle", "--dataset", "synthetic", "--seeds", "2",
+               "--param", "noise=0.05", "--quiet")[0] == 0
+    assert cli("--plugins", TOY, "run", "--method", "oracle", "--dataset", "synthetic", "--seeds", "2",
+               "--param", "noise=0.6", "--quiet")[0] == 0
+    page = tmp_path / "page"
+    code, out, err = cli("--plugins", TOY, "report", "--sweep", str(sweep_file(tmp_path, 3)), "--html", str(page))
+    assert code == 0, err
+    assert out.strip() == f"wrote {page / 'index.html'}"
+    return page
+
+
+def test_page_states_comparisons_costs_and_cells_not_run(dirs, cli, tmp_path):
+    page = make_page(cli, tmp_path)
+    text = (page / "index.html").read_text()
+    assert "oracle [noise=0.05] head h" in text and "oracle [noise=0.6] head h" in text
+    # the low-noise row has the best validation accuracy: it is the reference of the comparison
+    assert re.search(r"<td>oracle \[noise=0.05\] head h</td>\s*<td>oracle \[noise=0.6\] head h</td>\s*<td>0, 1</td>",
+                     text)
+    assert text.count("not run yet") == 2  # seed 2 of each configuration
+    assert "CPU time of these records" in text and "Commits:" in text
+    png = (page / "synthetic-cost.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_chromium_renders_the_tables_and_the_plot(dirs, cli, tmp_path):
+    page = make_page(cli, tmp_path)
+    url = (page / "index.html").as_uri()
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<table") == 3  # results, comparisons, cells without a result
+    assert all(f'class="dataframe {css}"' in dom for css in ("results", "comparisons", "not-run"))
+    assert 'src="synthetic-cost.png"' in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1600", url], capture_output=True,
+                   timeout=120, check=True)
+    from matplotlib.image import imread
+    pixels = imread(shot)[..., :3]
+    plot_blue = np.linalg.norm(pixels - np.array([31, 119, 180]) / 255, axis=-1) < 0.1  # matplotlib's first colour
+    assert plot_blue.sum() > 20  # the plot's markers are on screen: the image loaded and was drawn
