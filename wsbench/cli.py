@@ -1,4 +1,4 @@
-"""Command line: wsbench list | prepare | run | report | verify | sweep | status | zoo.
+"""Command line: wsbench list | prepare | run | report | similarity | verify | sweep | status | zoo.
 
 Each command imports what it needs when it runs, so `wsbench --help` and light commands
 do not pay for torch-geometric, matplotlib, scikit-learn or submitit.
@@ -125,6 +125,20 @@ def cmd_report(args, reg) -> None:
                 print(f"wrote {path}", file=sys.stderr)
 
 
+def cmd_similarity(args, reg) -> None:
+    from wsbench.core.records import load_records
+    from wsbench.report.similarity import similarity_report
+    results = results_dir(args.results)
+    if args.restarts < 1:
+        raise UserError(f"--restarts {args.restarts}: at least 1")
+    out = Path(args.out) if args.out else results / "similarity" / f"{args.dataset}-seed{args.seed}"
+    require_writable(out, "--out")
+    text, paths = similarity_report(load_records(results), results, args.dataset, args.seed, out, args.restarts)
+    print(text)
+    for path in paths:
+        print(f"wrote {path}")
+
+
 def cmd_verify(args, reg) -> None:
     from wsbench.core.verify import verify
     checked, problems = verify(results_dir(args.results), data_root(args.data_root), reg)
@@ -243,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="markdown", help="markdown, latex, plain or csv")
     p.add_argument("--html", metavar="DIR", help="write the results page (DIR/index.html and its images) instead")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("similarity", help="which methods learn the same thing: debiased CKA and the hypernetwork "
+                                          "score of the embeddings kept by one seed's runs")
+    p.add_argument("--dataset", default="digits", help="the data set whose runs to compare (default digits)")
+    p.add_argument("--seed", type=int, default=0, help="the run seed whose records to compare (default 0)")
+    p.add_argument("--restarts", type=int, default=3, help="hypernetworks to average the score over (default 3)")
+    p.add_argument("--out", metavar="DIR", help="where the CSV and PNG files go (default "
+                                                "RESULTS/similarity/<data set>-seed<S>)")
+    p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("verify", help="recompute every record's accuracies from its stored predictions "
                                       "and check labels, data checksums and identities")

@@ -91,11 +91,14 @@ EMBEDDING_WIDTH = 64
 
 def principal_components(val: np.ndarray, width: int) -> np.ndarray:
     """The `width` leading principal axes of the validation embeddings, (D, width), each
-    signed so that its largest-magnitude entry is positive (a stated, reproducible rule)."""
-    _, _, vt = np.linalg.svd(val - val.mean(0), full_matrices=False)
-    axes = vt[:width]
-    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(1)])
-    return (axes * signs[:, None]).T
+    signed so that the projected validation values have a positive third moment: a rule
+    that depends on the samples only, so a rotated copy of an embedding projects to the
+    same coordinates."""
+    centred = val - val.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axes = vt[:width].T
+    signs = np.where(((centred @ axes) ** 3).sum(0) < 0, -1.0, 1.0)
+    return axes * signs
 
 
 def checked_embeddings(name: str, head: HeadResult, sizes: dict[str, int]) -> dict[str, np.ndarray]:

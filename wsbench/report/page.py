@@ -20,7 +20,8 @@ import pandas as pd  # noqa: E402
 from wsbench.core.fileio import atomic_write_bytes  # noqa: E402
 from wsbench.report import stats  # noqa: E402
 from wsbench.report.figures import figures_for  # noqa: E402
-from wsbench.report.tables import commit_label, aggregate, config_labels, dedupe, display_frame, group_key  # noqa: E402
+from wsbench.report.tables import (aggregate, commit_label, config_labels, dedupe, display_frame, group_key,  # noqa: E402
+                                   row_name)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
@@ -31,10 +32,6 @@ tr.best td { font-weight: bold; }
 img { max-width: 640px; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
 .note { color: #555; font-size: 0.9em; }
 """
-
-
-def row_name(method: str, config: str, head: str) -> str:
-    return " ".join(part for part in (method, f"[{config}]" if config else "", f"head {head}") if part)
 
 
 def _table(frame: pd.DataFrame, css: str) -> str:

@@ -53,6 +53,11 @@ def config_labels(runs: list[dict]) -> list[str]:
     return labels
 
 
+def row_name(method: str, config: str, head: str) -> str:
+    """A row's name in comparisons: method, its configuration label, head."""
+    return " ".join(part for part in (method, f"[{config}]" if config else "", f"head {head}") if part)
+
+
 def dedupe(records: list[dict]) -> list[dict]:
     """One record per (identity, seed): a copy of a record under another name is counted once."""
     seen: dict[tuple, dict] = {}
