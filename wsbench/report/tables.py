@@ -85,6 +85,20 @@ def _zoo_sharing(record: dict) -> str:
     return "per seed" if record.get("params", {}).get("inr_seed") == -1 else "one for all seeds"
 
 
+def _count(n: int) -> str:
+    return f"{n / 1e6:.2g}M" if n >= 1e6 else f"{n / 1e3:.3g}k" if n >= 1e3 else str(n)
+
+
+def parameter_counts(record: dict, head: str) -> str:
+    """The trained parts of a row and their sizes: the method's, and the head's where it is
+    not one of them."""
+    parts = dict(record.get("num_params") or {})
+    head_n = (record.get("heads") or {}).get(head, {}).get("num_params")
+    if head_n and head_n not in parts.values():
+        parts[f"head {head}"] = head_n
+    return ", ".join(f"{name} {_count(n)}" for name, n in parts.items())
+
+
 def flatten(records: list[dict]) -> pd.DataFrame:
     """One row per (run, head); runs that failed or were skipped give one row with no head."""
     rows = []
@@ -106,7 +120,8 @@ def flatten(records: list[dict]) -> pd.DataFrame:
         if not heads:
             rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan})
         for head, s in (heads or {}).items():
-            rows.append({**base, "head": head, "test_acc": s.get("test_acc", np.nan), "val_acc": s["val_acc"]})
+            rows.append({**base, "head": head, "test_acc": s.get("test_acc", np.nan), "val_acc": s["val_acc"],
+                         "params": parameter_counts(r, head)})
     return pd.DataFrame(rows)
 
 
@@ -135,7 +150,8 @@ def aggregate(records: list[dict]) -> pd.DataFrame:
         val_mean=("val_acc", "mean"), val_se=("val_acc", _se), psnr=("psnr", "mean"), udf_l1=("udf_l1", "mean"),
         chamfer=("chamfer", "mean"), pipeline_s=("pipeline_s", "mean"), shared_s=("shared_s", "mean"),
         cpu_s=("cpu_s", "mean"), threads=("threads", "max"), peak_mb=("peak_mb", "max"),
-        commits=("commit", _commits), zoo=("zoo", "first"), kind=("kind", "first")).reset_index()
+        commits=("commit", _commits), zoo=("zoo", "first"), kind=("kind", "first"),
+        params=("params", "first")).reset_index()
     agg = agg.merge(failed.reset_index(), on=keys, how="outer")
     agg["failed"] = agg["failed"].fillna(0).astype(int)
     agg["n"] = agg["n"].fillna(0).astype(int)
@@ -166,12 +182,13 @@ def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
     out["CPU s"] = agg.cpu_s.round(1)
     out["threads"] = agg.threads
     out["peak MB"] = agg.peak_mb.round(0)
+    out["parameters"] = agg.params.fillna("")
     out["INR zoo"] = agg.zoo.fillna("")
     if not tune:
         add_references(out, agg)
     out["commits"] = agg.commits.fillna("")
     empty = [c for c in ("test PSNR dB", "test UDF L1", "test Chamfer") if out[c].isna().all()]
-    empty += [c for c in ("kind", "config", "INR zoo", "published %", "Δ pts", "differs from paper", "reference")
+    empty += [c for c in ("kind", "config", "parameters", "INR zoo", "published %", "Δ pts", "differs from paper", "reference")
               if c in out and not out[c].astype(bool).any()]
     empty += [c for c in ("of it shared s",) if not (out[c].fillna(0) > 0).any()]
     return out.drop(columns=empty)
