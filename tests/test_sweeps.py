@@ -124,6 +124,27 @@ def test_bad_sweep_file_is_named(tmp_path):
     assert out.returncode == 2 and "bad.yaml: unknown key 'method'; known: name, seeds" in out.stderr
 
 
+def test_entries_choose_their_data_sets_and_seeds(tmp_path, registry):
+    from wsbench.cluster.sweepfile import load_sweep
+    sweep = tmp_path / "entries.yaml"
+    sweep.write_text("seeds: 2\nprofile: smoke\nmethods:\n  - name: hyperinr\n  - name: flat-mlp\n"
+                     "    datasets: [synthetic]\n    seeds: [3]\ndatasets:\n  - name: digits\n    seeds: 1-3\n"
+                     "  - name: synthetic\n")
+    runs = sorted((s.method, s.dataset, s.seed) for s in load_sweep(sweep, registry).specs)
+    assert runs == [("flat-mlp", "synthetic", 3), ("hyperinr", "digits", 1), ("hyperinr", "digits", 2),
+                    ("hyperinr", "digits", 3), ("hyperinr", "synthetic", 0), ("hyperinr", "synthetic", 1)]
+    quick = load_sweep(ROOT / "slurm" / "sweeps" / "quick.yaml", registry).specs
+    seeds = {(s.method, s.dataset, json.dumps(s.params, sort_keys=True)): set() for s in quick}
+    for s in quick:
+        seeds[s.method, s.dataset, json.dumps(s.params, sort_keys=True)].add(s.seed)
+    assert {d: max(len(v) for (m, ds, _), v in seeds.items() if ds == d) for d in ("digits", "mnist",
+            "fashion-mnist", "modelnet40")} == {"digits": 5, "mnist": 5, "fashion-mnist": 3, "modelnet40": 3}
+    assert ("pointnet", "mnist") not in {(s.method, s.dataset) for s in quick}
+    sweep.write_text("methods:\n  - name: hyperinr\n    datasets: [mnsit]\ndatasets: [digits]\n")
+    out = run_subprocess(sweep_cmd(sweep, "debug"), env_for(tmp_path), timeout=60)
+    assert out.returncode == 2 and "`datasets` names 'mnsit'" in out.stderr
+
+
 def test_smoke_sweep_on_slurm(slurm, tmp_path):
     env = env_for(tmp_path)
     out = run_subprocess(sweep_cmd(SMOKE, "slurm", "--wait"), env, timeout=600)

@@ -7,11 +7,15 @@ profile: smoke              # default profile of every method entry
 methods:
   - name: hyperinr
     params: {latent_dim: [8, 16], epochs: 3}   # a list is a grid axis
+  - name: mwt
+    datasets: [digits]      # optional: only on these of the sweep's data sets
+    seeds: 2                # optional: this entry's seeds (before the data set's and the file's)
 datasets:
   - name: digits
   - name: synthetic
     params: {per_class: 10}
     from: /path/to/source   # optional: `prepare --from` for this data set
+    seeds: 1                # optional: this data set's seeds (before the file's)
 cluster: {timeout_min: 20}  # optional overrides of slurm/cluster.yaml
 ```
 """
@@ -34,8 +38,9 @@ CLUSTER_FILE = Path("slurm") / "cluster.yaml"  # in the project folder
 # The schema of a sweep file: every key it may hold, with the types its value may have.
 SWEEP_KEYS = {"name": (str,), "seeds": (int, str, list), "profile": (str,), "methods": (list,),
               "datasets": (list,), "cluster": (dict,)}
-ENTRY_KEYS = {"methods": {"name": (str,), "params": (dict,), "profile": (str,)},
-              "datasets": {"name": (str,), "params": (dict,), "from": (str,)}}
+ENTRY_KEYS = {"methods": {"name": (str,), "params": (dict,), "profile": (str,), "datasets": (list,),
+                          "seeds": (int, str, list)},
+              "datasets": {"name": (str,), "params": (dict,), "from": (str,), "seeds": (int, str, list)}}
 
 
 @dataclass
@@ -102,6 +107,13 @@ def check_cluster_keys(settings: dict, where: Any) -> None:
         raise UserError(f"{where}: unknown cluster settings {sorted(unknown)}; known: {sorted(CLUSTER_SETTINGS)}")
 
 
+def _seeds(value: int | str | list, where: str) -> list[int]:
+    """A seed count (5: seeds 0-4), a selection ("2-4") or a list."""
+    text = ",".join(f"{v}-{v}" if isinstance(v, int) else str(v) for v in value) if isinstance(value, list) \
+        else str(value)  # in a list, 3 is seed 3, not three seeds
+    return P.parse_indices(text, where)
+
+
 def load_sweep(path: Path, reg: Registry) -> Sweep:
     path = Path(path)
     try:
@@ -113,17 +125,25 @@ def load_sweep(path: Path, reg: Registry) -> Sweep:
     if not isinstance(doc, dict):
         raise UserError(f"sweep file {path}: expected a mapping at the top")
     check_keys(doc, SWEEP_KEYS, f"sweep file {path}")
-    seeds = doc.get("seeds", 1)
-    seeds = P.parse_indices(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds),
-                            f"sweep file {path}: seeds")
+    file_seeds = _seeds(doc.get("seeds", 1), f"sweep file {path}: seeds")
     cluster = doc.get("cluster") or {}
     check_cluster_keys(cluster, path)
     specs, sources = [], {}
-    for d in _entries(doc, "datasets", path):
+    datasets, methods = _entries(doc, "datasets", path), _entries(doc, "methods", path)
+    for i, m in enumerate(methods, 1):
+        if unknown := [n for n in m.get("datasets", []) if n not in {d["name"] for d in datasets}]:
+            raise UserError(f"{path}: methods entry {i} ({m['name']}): `datasets` names {unknown[0]!r}, "
+                            f"which the sweep's `datasets` list does not hold")
+    for d in datasets:
         dparams = P.resolve(reg.dataset(d["name"]), {k: str(v) for k, v in (d.get("params") or {}).items()})
         if d.get("from"):
             sources[d["name"]] = str(d["from"])
-        for m in _entries(doc, "methods", path):
+        for m in methods:
+            if "datasets" in m and d["name"] not in m["datasets"]:
+                continue
+            seeds = (_seeds(m["seeds"], f"{path}: methods entry {m['name']}: seeds") if "seeds" in m
+                     else _seeds(d["seeds"], f"{path}: datasets entry {d['name']}: seeds") if "seeds" in d
+                     else file_seeds)
             profile = m.get("profile", doc.get("profile", "quick"))
             for overrides in _grid(m.get("params") or {}):
                 mparams = P.resolve(reg.method(m["name"]), overrides, profile=profile, dataset=d["name"])
