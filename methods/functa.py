@@ -63,7 +63,6 @@ class Functa(Method):
             head = train_feature_head(z["train"], data.train.y, z["val"], z["test"], data.num_classes, ctx,
                                       hidden=p["head_hidden"], epochs=p["head_epochs"], name="head_z",
                                       desc="latent classifier")
-        ctx.save_artifact("latents", z_test=z["test"].numpy())
         return MethodOutput(heads={"z": head}, reconstruction=Reconstruction(layout, test_weights),
                             num_params={"base+shift map": sum(t.numel() for t in net.parameters()),
                                         "head": head.num_params})

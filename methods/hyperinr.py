@@ -113,7 +113,6 @@ class HyperINR(Method):
                         hyper, fields[split], init, p, ctx, f"fit {split} latents"))
             z.setdefault("train", z_train)
 
-        ctx.save_artifact("latents", z_test=z["test"].numpy())
         weights = {s: generate(hyper, z[s], device) for s in z}
         heads = {}
         with ctx.stage("train_heads"):

@@ -26,14 +26,16 @@ the full table and a complete example):
   ball; y int64 (N,) in [0, num_classes); point clouds also coords (N, Q, 3) and values
   (N, Q, 1), their UDF queries. HeldOutSplit: name, x, coords, values (its y raises).
 - ctx: RunContext with device, seed (Python, NumPy and torch are seeded with it), progress,
-  stage, log, save_artifact, data_root.
+  stage, log, data_root.
 - params: every declared Param(default, help, choices, low, high, above, widths), resolved
   and checked.
 - return MethodOutput(heads={name: HeadResult(val_pred, test_pred, num_params)}, metrics,
   num_params, reconstruction=Reconstruction(layout, test_weights, offset) or None); each
   HeadResult list has one prediction array per epoch, and the record's best_epoch counts
   from 1.
-- artefact: ctx.save_artifact("latents", z_test=<float array (N_test, D)>), the only one.
+- embeddings: HeadResult(..., embeddings={"val": (N_val, D), "test": (N_test, D)}), one
+  vector per sample (train_feature_head and train_classifier fill them); the harness keeps
+  them, draws their PCA and compares methods with them (wsbench similarity).
 
 `version` is part of every run's identity. Bump it whenever a change alters what
 the method computes (its predictions), so old records are neither reused nor

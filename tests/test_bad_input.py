@@ -102,18 +102,15 @@ def test_a_results_folder_that_cannot_be_written_fails_before_any_work(tmp_path,
     assert (tmp_path / "afile").read_text() == "not a folder"
 
 
-def test_a_misnamed_artefact_fails_its_run_and_the_figures_never_see_it(dirs, cli):
+def test_misshapen_embeddings_fail_their_run_naming_the_head(dirs, cli):
     _, results = dirs
     code, _, err = cli("--plugins", TOY, "run", "--method", "artist", "--dataset", "synthetic", "--param",
-                       "artefact=latent")
+                       "missing_rows=1")
     assert code == 1 and "Traceback" not in err
     (rec,) = records(results)
-    assert rec["status"] == "failed" and "protocol violation: artefact 'latent': a method may save only latents" \
-        in rec["error"]
-    code, _, err = cli("--plugins", TOY, "run", "--method", "artist", "--dataset", "synthetic", "--param", "array=z")
-    assert code == 1 and "Traceback" not in err
-    assert any("expected the arrays z_test, got z" in r.get("error", "") for r in records(results))
-    assert not (results / "artifacts").exists() or not any((results / "artifacts").rglob("*.npz"))
+    assert rec["status"] == "failed" and "protocol violation: head 'h': test embeddings must be a finite float " \
+        "array of shape (80, D); got float32 of shape (79, 2)" in rec["error"]
+    assert not (results / "embeddings").exists()
 
 
 def test_a_nan_metric_is_written_as_valid_json(dirs, cli):

@@ -113,4 +113,4 @@ def test_the_readme_example_method_passes_the_contract(tmp_path, dirs, cli, monk
     (name,) = set(reg.methods) - set(REGISTRY.methods)
     rec = check_contract(reg.methods[name], cli, dirs[1], monkeypatch, ["--dataset", "synthetic"],
                          plugins=(str(folder),))
-    assert (dirs[1] / "artifacts" / rec["run_id"] / "latents.npz").is_file()  # its artefact, checked and kept
+    assert rec["embeddings"]["width"] == {"projection": 8}  # its head's features, checked and kept

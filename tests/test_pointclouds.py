@@ -352,7 +352,7 @@ def test_hyperinr_on_point_clouds_records_chamfer_and_figures(tmp_path, dirs, cl
     code, _, err = cli("report", "--figures")
     assert code == 0
     pngs = sorted(p.name for p in (results / "figures").glob("*.png"))
-    assert pngs == [f"{rec['run_id']}-latents.png", f"{rec['run_id']}-shapes.png"]
+    assert pngs == [f"{rec['run_id']}-{name}.png" for name in ("shapes", "w-embeddings", "z-embeddings")]
     assert all((results / "figures" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 

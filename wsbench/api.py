@@ -4,7 +4,7 @@ the package behind it moves. Write plugins against these names only.
     from wsbench.api import Method, MethodOutput, Param, train_feature_head
 """
 from wsbench.core.context import RunContext
-from wsbench.core.contracts import (METHOD_ARTIFACTS, SHAPE_BOUND, DataSplits, Dataset, HeadResult, HeldOutSplit,
+from wsbench.core.contracts import (SHAPE_BOUND, DataSplits, Dataset, HeadResult, HeldOutSplit,
                                     Method, MethodOutput, Reconstruction, Split)
 from wsbench.core.errors import ProtocolViolation, UserError
 from wsbench.core.params import Param, parse_widths
@@ -18,7 +18,7 @@ from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.zoo.method import GRAPH_PARAMS, GRAPH_SMOKE, ZooMethod
 from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, on_shapes
 
-__all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "GRAPH_PARAMS", "GRAPH_SMOKE", "METHOD_ARTIFACTS", "QUICK_UDF_ZOO", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
+__all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "GRAPH_PARAMS", "GRAPH_SMOKE", "QUICK_UDF_ZOO", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
            "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Param", "ProtocolViolation",
            "Reconstruction", "RunContext", "SirenLayout", "Split", "StoredDataset", "UserError", "ZooMethod",
            "field_of", "on_shapes", "parse_widths", "penultimate_features", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",

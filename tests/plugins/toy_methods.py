@@ -90,14 +90,15 @@ class Malformed(Method):
 
 
 class Artist(Method):
-    """Keeps the artefact its parameters name (right or wrong), and reports a NaN metric on demand."""
+    """Keeps embeddings with `missing_rows` rows too few, and reports a NaN metric on demand."""
     name = "artist"
-    params = {"artefact": Param("latents", "artefact name"), "array": Param("z_test", "array name"),
+    params = {"missing_rows": Param(0, "test embedding rows left out", low=0),
               "nan_metric": Param(False, "report a metric that is NaN")}
     profiles = {"quick": {}, "smoke": {}}
 
     def run(self, data, params, ctx):
-        z = np.random.default_rng(0).normal(size=(len(data.test), 2)).astype(np.float32)
-        ctx.save_artifact(params["artefact"], **{params["array"]: z})
-        zeros = HeadResult([np.zeros(len(data.val), np.int64)], [np.zeros(len(data.test), np.int64)])
+        z = {s: np.random.default_rng(0).normal(size=(len(getattr(data, s)), 2)).astype(np.float32)
+             for s in ("val", "test")}
+        z["test"] = z["test"][:len(z["test"]) - params["missing_rows"]]
+        zeros = HeadResult([np.zeros(len(data.val), np.int64)], [np.zeros(len(data.test), np.int64)], embeddings=z)
         return MethodOutput(heads={"h": zeros}, metrics={"spread": float("nan") if params["nan_metric"] else 0.0})

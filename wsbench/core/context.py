@@ -1,5 +1,6 @@
 """What the harness hands a method during one run: device, seed, progress bars, stage timing,
-checkpoints, artefacts and the cost of shared products (INR zoos) the run uses."""
+checkpoints and the cost of shared products (INR zoos) the run uses; it also keeps the
+harness's own artefacts (recovered shapes)."""
 from __future__ import annotations
 
 import io
@@ -16,8 +17,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from wsbench.core.contracts import METHOD_ARTIFACTS
-from wsbench.core.errors import ProtocolViolation
 from wsbench.core.fileio import atomic_write_bytes, atomic_write_json
 from wsbench.core.timing import Clock, shared_cost
 
@@ -53,7 +52,6 @@ class RunContext:
     clock: Clock = field(default_factory=Clock)  # this attempt of the run
     resumed: bool = False
     earlier: list[dict[str, float]] = field(default_factory=list)  # attempts before this one
-    test_size: int | None = None  # samples in the test split, once the harness has loaded it
 
     def __post_init__(self):
         self.earlier = read_attempts(self.checkpoint_dir)
@@ -111,25 +109,8 @@ class RunContext:
         self.resumed = True
         return torch.load(path, map_location=self.device, weights_only=False)
 
-    def save_artifact(self, name: str, **arrays: np.ndarray) -> None:
-        """Keep arrays a figure needs beside the record: one of METHOD_ARTIFACTS, checked
-        here, so that a misnamed or misshapen artefact fails the run instead of the figure."""
-        if name not in METHOD_ARTIFACTS:
-            raise ProtocolViolation(f"artefact {name!r}: a method may save only {', '.join(METHOD_ARTIFACTS)}")
-        expected = METHOD_ARTIFACTS[name]
-        if set(arrays) != set(expected):
-            raise ProtocolViolation(f"artefact {name!r}: expected the arrays {', '.join(expected)}, got "
-                                    f"{', '.join(arrays) or 'none'}")
-        for key, array in arrays.items():
-            array = np.asarray(array)
-            rows_wrong = self.test_size is not None and len(array) != self.test_size
-            if array.ndim != 2 or array.dtype.kind != "f" or rows_wrong:
-                raise ProtocolViolation(f"artefact {name!r}: {key} must be {expected[key]}; got {array.dtype} "
-                                        f"of shape {array.shape}")
-        self.keep_arrays(name, **arrays)
-
     def keep_arrays(self, name: str, **arrays: np.ndarray) -> None:
-        """Write an artefact as it is (the harness's own, such as recovered shapes)."""
+        """Write the harness's own artefact (recovered shapes) beside the record."""
         if self.artifact_dir is not None:
             buffer = io.BytesIO()
             np.savez_compressed(buffer, **arrays)

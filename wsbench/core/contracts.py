@@ -23,11 +23,6 @@ if TYPE_CHECKING:
     from wsbench.core.context import RunContext
 
 
-# The arrays a method may keep for the figures (RunContext.save_artifact): artefact name ->
-# array name -> what it must hold. The harness checks them when they are saved.
-METHOD_ARTIFACTS = {"latents": {"z_test": "the test samples' latents, a 2-D float array (N_test, D) in split "
-                                          "order (figure: their PCA coloured by class)"}}
-
 # Every shape lies in the unit ball; UDF queries and surface recovery start in the cube
 # [-SHAPE_BOUND, SHAPE_BOUND]^3 around it.
 SHAPE_BOUND = 1.1

@@ -147,7 +147,6 @@ class Runner:
             with ctx.stage("load_data"):
                 data = self.reg.dataset(spec.dataset)().load(self.data_root, spec.data_params)
             record["provenance"] = {**provenance(self.device), "data_checksums": data.checksums}
-            ctx.test_size = len(data.test)
             ctx.shared.update(data.shared_costs)
             method = self.reg.method(spec.method)()
             record["weight_space"] = method.weight_space

@@ -1,6 +1,7 @@
 """Figures from run artefacts: where a picture says more than the table.
 
-- latents: a 2-D PCA of the test latents coloured by class (is the latent space semantic?)
+- embeddings: a 2-D PCA of each head's test embeddings (latents, or a classifier's last
+  features) coloured by class: is the space the method learned semantic?
 - shapes: input point clouds next to the surfaces recovered from their predicted UDFs
 """
 from __future__ import annotations
@@ -50,16 +51,18 @@ def shapes_figure(inputs: np.ndarray, recovered: list[np.ndarray], title: str, p
 
 
 def figures_for(record: dict, results: Path) -> list[Path]:
-    """Every figure the run's artefacts allow, written under results/figures/. Classes
-    come from the labels the harness stored, never from the method."""
+    """Every figure the run's embeddings and artefacts allow, written under results/figures/.
+    Classes come from the labels the harness stored, never from the method."""
     art = results / "artifacts" / record["run_id"]
     out = results / "figures"
     title = f"{record['method']} on {record['dataset']}, seed {record['seed']}"
     written = []
-    if (art / "latents.npz").is_file() and record.get("labels"):
-        with np.load(art / "latents.npz") as f, np.load(results / record["labels"]["file"]) as labels:
-            written.append(latent_pca(f["z_test"], labels["test"], f"test latents (PCA): {title}",
-                                      out / f"{record['run_id']}-latents.png"))
+    if (entry := record.get("embeddings")) and not record.get("tune"):
+        with np.load(results / entry["file"]) as f, np.load(results / record["labels"]["file"]) as labels:
+            for head in entry["width"]:
+                written.append(latent_pca(f[f"test:{head}"].astype(np.float32), labels["test"],
+                                          f"test embeddings of head {head} (PCA): {title}",
+                                          out / f"{record['run_id']}-{head}-embeddings.png"))
     if (art / "shapes.npz").is_file():
         with np.load(art / "shapes.npz") as f:
             recovered = [f[f"recovered_{i}"] for i in range(len(f["inputs"])) if f"recovered_{i}" in f]

@@ -118,7 +118,7 @@ def flatten(records: list[dict]) -> pd.DataFrame:
                 "kind": "baseline (not weight-space)" if r.get("weight_space") is False else ""}
         heads = r.get("heads") if r["status"] == "ok" else None
         if not heads:
-            rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan})
+            rows.append({**base, "head": "", "test_acc": np.nan, "val_acc": np.nan, "params": ""})
         for head, s in (heads or {}).items():
             rows.append({**base, "head": head, "test_acc": s.get("test_acc", np.nan), "val_acc": s["val_acc"],
                          "params": parameter_counts(r, head)})
