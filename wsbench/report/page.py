@@ -29,7 +29,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; }
 th { background: #f0f0f0; }
 tr.best td { font-weight: bold; }
-img { max-width: 640px; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
+img { max-width: 460px; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
 .note { color: #555; font-size: 0.9em; }
 """
 
@@ -137,14 +137,24 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
                          "on the per-sample test predictions of the same seed, discordant counts summed over "
                          "the seeds both ran, p-values Holm-corrected within this data set.</p>")
             parts.append(_table(comparison_table(reference, found), "comparisons"))
-        figures = [p for r in ok if r["seed"] == min(x["seed"] for x in ok if x["method"] == r["method"])
-                   for p in figures_for(r, results)]
+        lowest = [r for r in ok if r["seed"] == min(x["seed"] for x in ok if x["method"] == r["method"])]
+        for r in lowest:
+            figures_for(r, results)  # drawn anew where its embeddings and artefacts are here
+        figures = [p for r in lowest for p in sorted((results / "figures").glob(f"{r['run_id']}-*.png"))]
         if figures:
             (out / "figures").mkdir(parents=True, exist_ok=True)
             parts.append("<h3>Figures (lowest seed of each method)</h3>")
             for path in figures:
                 shutil.copyfile(path, out / "figures" / path.name)
                 parts.append(f"<img alt='{html.escape(path.stem)}' src='figures/{html.escape(path.name)}'>")
+    similarity = sorted((results / "similarity").glob(f"{dataset}-seed*/*.png"))
+    if similarity:  # written by `wsbench similarity`
+        parts.append("<h3>Which methods learn the same thing (wsbench similarity)</h3>")
+        for path in similarity:
+            name = f"{path.parent.name}-{path.name}"
+            (out / "figures").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out / "figures" / name)
+            parts.append(f"<img alt='{html.escape(name)}' src='figures/{html.escape(name)}'>")
     missing = not_run([s for s in planned if s.dataset == dataset], records)
     if not missing.empty:
         parts.append("<h3>Cells without a result</h3>")
