@@ -57,6 +57,7 @@ def test_page_states_comparisons_costs_and_cells_not_run(dirs, cli, tmp_path):
                      text)
     assert text.count("not run yet") == 2  # seed 2 of each configuration
     assert "CPU time of these records" in text and "Commits:" in text
+    assert "<td>mnist</td>" in text and "is not prepared under" in text  # a data set without rows, and why
     png = (page / "synthetic-cost.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -67,8 +68,8 @@ def test_chromium_renders_the_tables_and_the_plot(dirs, cli, tmp_path):
     url = (page / "index.html").as_uri()
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<table") == 3  # results, comparisons, cells without a result
-    assert all(f'class="dataframe {css}"' in dom for css in ("results", "comparisons", "not-run"))
+    assert dom.count("<table") == 4  # results, comparisons, cells without a result, data sets without rows
+    assert all(f'class="dataframe {css}"' in dom for css in ("results", "comparisons", "not-run", "absent"))
     assert 'src="synthetic-cost.png"' in dom
     shot = tmp_path / "shot.png"
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1600", url], capture_output=True,

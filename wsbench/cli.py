@@ -15,7 +15,7 @@ from pathlib import Path
 from wsbench.cluster.settings import CLUSTER_SETTINGS
 from wsbench.core import params as P
 from wsbench.core.discovery import discover
-from wsbench.core.errors import Notice, UserError
+from wsbench.core.errors import DataNotPrepared, Notice, UserError
 from wsbench.core.paths import (DATA_FLAG, RESULTS_FLAG, data_root, plugin_dirs, project_root,
                                 require_writable, results_dir)
 
@@ -116,7 +116,15 @@ def cmd_report(args, reg) -> None:
         require_writable(out, "--html")
         if not records:
             raise UserError("no run records to put on the page; run `wsbench run` first or point --results elsewhere")
-        print(f"wrote {write_page(records, results, out, [s for s in planned if chosen(s.method, s.dataset)])}")
+        absent = {}  # data sets with no row: why not
+        for name in sorted(set(reg.datasets) - {r["dataset"] for r in records}):
+            try:
+                reg.dataset(name)().require_prepared(data_root(args.data_root))
+                absent[name] = "prepared here, but these records hold no run of it"
+            except DataNotPrepared as err:
+                absent[name] = str(err)
+        planned = [s for s in planned if chosen(s.method, s.dataset)]
+        print(f"wrote {write_page(records, results, out, planned, absent)}")
         return
     print(render(records, args.format, tune=args.tune))
     if args.figures:

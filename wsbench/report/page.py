@@ -162,8 +162,10 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
     return "\n".join(parts)
 
 
-def write_page(records: list[dict], results: Path, out: Path, planned: list | None = None) -> Path:
-    """Write OUT/index.html and its images; returns the page's path."""
+def write_page(records: list[dict], results: Path, out: Path, planned: list | None = None,
+               absent: dict[str, str] | None = None) -> Path:
+    """Write OUT/index.html and its images; returns the page's path. `planned`: the runs
+    the table should hold; `absent`: data sets without a row, and why."""
     planned = planned or []
     records = [r for r in records if not r.get("tune")]
     out.mkdir(parents=True, exist_ok=True)
@@ -175,6 +177,12 @@ def write_page(records: list[dict], results: Path, out: Path, planned: list | No
             "column <i>differs from paper</i> names what differs).</p>",
             "<p>" + " · ".join(f"<a href='#{html.escape(d)}'>{html.escape(d)}</a>" for d in datasets) + "</p>"]
     body += [dataset_section(d, [r for r in records if r["dataset"] == d], results, out, planned) for d in datasets]
+    body.append("<h2>Not in this table</h2>")
+    if not any(r.get("profile") == "paper" for r in records):
+        body.append("<p class='note'>No paper profile (<code>--profile paper</code>, sized for a GPU) was run for "
+                    "these records.</p>")
+    if absent:
+        body.append(_table(pd.DataFrame({"data set": list(absent), "why": list(absent.values())}), "absent"))
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>wsbench results</title>"
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
     path = out / "index.html"
