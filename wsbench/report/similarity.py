@@ -89,11 +89,13 @@ class HyperScores:
     own_drop: np.ndarray  # (restarts, M): A's own test-loss drop; <= 0 means the score is undefined
 
 
-def _hypernetwork_once(val: list[tuple[torch.Tensor, torch.Tensor]], test: list[tuple[torch.Tensor, torch.Tensor]],
-                       num_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    torch.manual_seed(seed)
+def one_hypernetwork(val: list[tuple[torch.Tensor, torch.Tensor]], test: list[tuple[torch.Tensor, torch.Tensor]],
+                     num_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One restart: (normalised drops (M, M), each method's own drop (M,))."""
     m, width = len(val), val[0][0].shape[1]
-    hyper = nn.Sequential(nn.Linear(CODE, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, (width + 1) * num_classes))
+    with torch.random.fork_rng():  # the caller's random state is left as it was
+        torch.manual_seed(seed)
+        hyper = nn.Sequential(nn.Linear(CODE, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, (width + 1) * num_classes))
     codes = nn.Parameter(torch.zeros(m, CODE))  # one start for all: identical embeddings keep identical codes
 
     def loss(i: int, split: list) -> torch.Tensor:
@@ -119,7 +121,8 @@ def _hypernetwork_once(val: list[tuple[torch.Tensor, torch.Tensor]], test: list[
             drops[a] = before - np.array([loss(b, test).item() for b in range(m)])
             for w, g in zip(weights, grads):
                 w += STEP * g / norm
-    return drops / drops.diagonal()[:, None], drops.diagonal().copy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # an own drop of 0 is masked by the caller
+        return drops / drops.diagonal()[:, None], drops.diagonal().copy()
 
 
 def hypernetwork_scores(val: dict[str, tuple[np.ndarray, np.ndarray]], test: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -130,7 +133,7 @@ def hypernetwork_scores(val: dict[str, tuple[np.ndarray, np.ndarray]], test: dic
     projected = {n: project(val[n][0], test[n][0]) for n in names}
     as_split = lambda split, k: [(projected[n][k], torch.as_tensor(split[n][1], dtype=torch.long))  # noqa: E731
                                  for n in names]
-    runs = [_hypernetwork_once(as_split(val, 0), as_split(test, 1), num_classes, seed + r) for r in range(restarts)]
+    runs = [one_hypernetwork(as_split(val, 0), as_split(test, 1), num_classes, seed + r) for r in range(restarts)]
     scores, own = np.stack([s for s, _ in runs]), np.stack([d for _, d in runs])
     scores[np.broadcast_to((own <= 0)[:, :, None], scores.shape)] = np.nan  # A's loss did not drop
     with warnings.catch_warnings():  # a pair undefined in every restart stays NaN
