@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from wsbench.cluster.sweepfile import Sweep
-from wsbench.core.records import read_record, record_path
+from wsbench.core.records import read_record, record_path, record_problem
 from wsbench.report.tables import config_labels
 
 ACTIVE = {"pending", "running"}
@@ -66,6 +66,8 @@ def run_states(sweep: Sweep, results: Path) -> list[dict]:
     labels = config_labels([spec.identity for spec in sweep.specs])
     for spec, config in zip(sweep.specs, labels):
         record = read_record(record_path(results, spec.run_id))
+        if record is not None and record_problem(record) is not None:
+            record = None  # an older schema's record: the runner runs it again
         job = jobs["runs"].get(spec.run_id, {})
         row = {"run": spec.run_id, "method": spec.method, "config": config, "dataset": spec.dataset,
                "seed": spec.seed, "job": job.get("job_id", ""), "log": job.get("stderr", "")}
