@@ -19,7 +19,8 @@ from sklearn.decomposition import PCA  # noqa: E402
 from wsbench.core.fileio import atomic_write_bytes  # noqa: E402
 
 
-def _save(fig, path: Path) -> Path:
+def save_png(fig, path: Path) -> Path:
+    """Write a figure as a PNG, atomically, and close it (every figure of the reports)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -33,7 +34,7 @@ def latent_pca(z: np.ndarray, y: np.ndarray, title: str, path: Path) -> Path:
     points = ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="tab20" if y.max() >= 10 else "tab10", s=4, alpha=0.7)
     fig.colorbar(points, ax=ax, label="class")
     ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def shapes_figure(inputs: np.ndarray, recovered: list[np.ndarray], title: str, path: Path) -> Path:
@@ -47,7 +48,7 @@ def shapes_figure(inputs: np.ndarray, recovered: list[np.ndarray], title: str, p
             ax.set_title(label, fontsize=8)
             ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def figures_for(record: dict, results: Path) -> list[Path]:

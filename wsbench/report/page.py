@@ -6,21 +6,16 @@ its reason; above them, the commits, machines and CPU time the records came from
 from __future__ import annotations
 
 import html
-import io
 import shutil
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from wsbench.core.fileio import atomic_write_bytes  # noqa: E402
-from wsbench.report import stats  # noqa: E402
-from wsbench.report.figures import figures_for  # noqa: E402
-from wsbench.report.tables import (aggregate, commit_label, config_labels, dedupe, display_frame, group_key,  # noqa: E402
+from wsbench.core.fileio import atomic_write_bytes
+from wsbench.report import stats
+from wsbench.report.figures import figures_for, plt, save_png
+from wsbench.report.tables import (aggregate, commit_label, config_labels, dedupe, display_frame, group_key,
                                    row_name)
 
 STYLE = """
@@ -52,11 +47,7 @@ def cost_plot(agg: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set(xscale="log", xlabel="CPU seconds per run, whole pipeline (log)", ylabel="test accuracy % (mean ± SE)",
            title=f"{title}: accuracy against cost (squares: baselines on the signal)")
     ax.grid(alpha=0.3)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(fig, path)
 
 
 def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[str, list[stats.Comparison]]:

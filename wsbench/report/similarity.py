@@ -14,25 +14,21 @@ embeddings that runs keep (one vector per held-out sample and head).
 """
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from tabulate import tabulate
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from tabulate import tabulate  # noqa: E402
-from torch import nn  # noqa: E402
-
-from wsbench.core.errors import Notice, UserError  # noqa: E402
-from wsbench.core.fileio import atomic_write_bytes  # noqa: E402
-from wsbench.core.protocol import principal_components  # noqa: E402
-from wsbench.report.tables import config_labels, dedupe, row_name  # noqa: E402
+from wsbench.core.errors import Notice, UserError
+from wsbench.core.fileio import atomic_write_bytes
+from wsbench.core.protocol import principal_components
+from wsbench.report.figures import plt, save_png
+from wsbench.report.tables import config_labels, dedupe, row_name
 
 # The hypernetwork score's settings, stated once: every embedding is projected to WIDTH
 # principal components (fitted on validation, signs by the third-moment rule) and scaled
@@ -151,11 +147,7 @@ def heatmap(matrix: np.ndarray, names: list[str], title: str, path: Path) -> Pat
     ax.set_yticks(range(len(names)), names, fontsize=7)
     fig.colorbar(image, ax=ax)
     ax.set_title(title, fontsize=9)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(fig, path)
 
 
 def embeddings_of(records: list[dict], results: Path) -> tuple[dict, dict, int]:
