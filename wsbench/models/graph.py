@@ -103,7 +103,8 @@ def on_edges(weight: torch.Tensor, bias: torch.Tensor, rows: torch.Tensor, cols:
 class DensePNA(nn.Module):
     """PNAConv(d, d, aggregators mean/min/max/std, scalers identity/amplification/attenuation,
     edge_dim=d, towers=1, pre_layers=1, post_layers=1) on the neuron graph, messages along
-    both directions of every edge; the parameters are named as PNAConv's."""
+    both directions of every edge, which carry the edge's one state; the parameters are
+    named as PNAConv's."""
 
     def __init__(self, hidden: int, layout: SirenLayout):
         super().__init__()
@@ -114,27 +115,35 @@ class DensePNA(nn.Module):
         self.degree = layer_degrees(layout)
         self.avg_log_degree = sum(n * math.log(d + 1) for n, d in zip(layout.widths, self.degree)) / sum(layout.widths)
 
-    def forward(self, h: list[torch.Tensor], forward_edges: list[torch.Tensor],
-                backward_edges: list[torch.Tensor]) -> list[torch.Tensor]:
-        """h[k] (B, n_k, d): the neurons of layer k; forward_edges[k] and backward_edges[k]
-        (B, n_{k+1}, n_k, d): the states of the edges between layers k and k+1, at [j, i] for
-        neurons j of layer k+1 and i of layer k, taken from i to j and from j to i."""
-        # The edge encoder folded into the message map: one product per edge instead of two.
-        edge_map = self.pre.weight[:, 2 * h[0].shape[-1]:]
-        weight = torch.cat([self.pre.weight[:, :2 * h[0].shape[-1]], edge_map @ self.edge_encoder.weight], 1)
+    def forward(self, h: list[torch.Tensor], edges: list[torch.Tensor]) -> list[torch.Tensor]:
+        """h[k] (B, n_k, d): the neurons of layer k; edges[k] (B, n_{k+1}, n_k, d): the states
+        of the edges between layers k and k+1, at [j, i] for neuron j of layer k+1 and i of
+        layer k. The edge's term of a message is the same in both directions: one product
+        per edge serves the two messages."""
+        d = h[0].shape[-1]
+        target_map, source_map, edge_map = self.pre.weight.split(d, dim=1)
+        # The edge encoder folded into the message map.
+        edge_weight = edge_map @ self.edge_encoder.weight
         bias = self.pre.bias + edge_map @ self.edge_encoder.bias
-        incoming: list[list[torch.Tensor]] = [[] for _ in h]  # per layer: messages, neighbours on dim 2
-        for k, (fwd, bwd) in enumerate(zip(forward_edges, backward_edges)):
-            incoming[k + 1].append(on_edges(weight, bias, h[k + 1], h[k], fwd, rows_first=True))
-            incoming[k].append(on_edges(weight, bias, h[k + 1], h[k], bwd, rows_first=False).transpose(1, 2))
+        as_target = [F.linear(x, target_map, bias) for x in h]
+        as_source = [F.linear(x, source_map) for x in h]
+        incoming: list[list[torch.Tensor]] = [[] for _ in h]  # per layer: (messages, neighbour dim)
+        for k, e in enumerate(edges):
+            edge_term = F.linear(e, edge_weight)
+            forward = edge_term + as_target[k + 1][:, :, None]  # from layer k to k+1
+            forward += as_source[k][:, None]
+            backward = edge_term + as_target[k][:, None]  # from layer k+1 to k
+            backward += as_source[k + 1][:, :, None]
+            incoming[k + 1].append((forward, 2))
+            incoming[k].append((backward, 1))
         out = []
         for x, messages, degree in zip(h, incoming, self.degree):
-            mean = sum(m.sum(2) for m in messages) / degree
-            var = sum((m * m).sum(2) for m in messages) / degree - mean * mean
+            mean = sum(m.sum(dim) for m, dim in messages) / degree
+            var = sum(m.pow(2).sum(dim) for m, dim in messages) / degree - mean * mean
             std = var.clamp(min=1e-5).sqrt()
             std = std.masked_fill(std <= math.sqrt(1e-5), 0.0)
-            low = torch.stack([m.min(2).values for m in messages]).amin(0)  # .min(2): its backward is a scatter
-            high = torch.stack([m.max(2).values for m in messages]).amax(0)
+            low = torch.stack([m.min(dim).values for m, dim in messages]).amin(0)  # .min(dim): its backward is a scatter
+            high = torch.stack([m.max(dim).values for m, dim in messages]).amax(0)
             aggregate = torch.cat([mean, low, high, std], dim=-1)
             log_degree = math.log(degree + 1)
             out.append(torch.cat([x, aggregate, aggregate * (log_degree / self.avg_log_degree),
@@ -145,7 +154,10 @@ class DensePNA(nn.Module):
 
 class NeuralGraph(nn.Module):
     """PNA layers with edge features that are updated after every layer (an MLP of the edge
-    and its two end nodes), residual node states, the mean state of each node type, MLP."""
+    and its two end nodes), residual node states, the mean state of each node type, MLP.
+    Each weight is one undirected edge with one state, which messages in both directions
+    read (Kofinas et al. keep a state per direction: twice the edge work, the dominant
+    cost on a CPU)."""
 
     def __init__(self, layout: SirenLayout, num_classes: int, hidden: int = 32, layers: int = 3,
                  head_hidden: tuple[int, ...] = (128,)):
@@ -155,7 +167,6 @@ class NeuralGraph(nn.Module):
         self.node_in = nn.Linear(1, hidden)
         self.node_emb = nn.Embedding(self.graph.num_types, hidden)
         self.edge_in = nn.Linear(1, hidden)
-        self.edge_emb = nn.Embedding(2, hidden)  # forward, backward
         self.convs = nn.ModuleList(DensePNA(hidden, layout) for _ in range(layers))
         self.edge_updates = nn.ModuleList(mlp(3 * hidden, (hidden,), hidden) for _ in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
@@ -164,14 +175,10 @@ class NeuralGraph(nn.Module):
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
         h = self.node_in(self.graph.biases(flat)[..., None]) + self.node_emb(self.graph.node_type)
         h = self.graph.by_layer(h)
-        weights = [self.edge_in(w[..., None]) for w, _ in self.layout.unflatten(flat)]
-        fwd = [e + self.edge_emb.weight[0] for e in weights]
-        bwd = [e + self.edge_emb.weight[1] for e in weights]
+        edges = [self.edge_in(w[..., None]) for w, _ in self.layout.unflatten(flat)]
         for conv, update, norm in zip(self.convs, self.edge_updates, self.norms):
-            h = [x + torch.relu(norm(y)) for x, y in zip(h, conv(h, fwd, bwd))]
-            first, act, second = update  # cat[source, target, edge] -> hidden -> edge
-            fwd = [e + second(act(on_edges(first.weight, first.bias, h[k + 1], h[k], e, rows_first=False)))
-                   for k, e in enumerate(fwd)]
-            bwd = [e + second(act(on_edges(first.weight, first.bias, h[k + 1], h[k], e, rows_first=True)))
-                   for k, e in enumerate(bwd)]
+            h = [x + torch.relu(norm(y)) for x, y in zip(h, conv(h, edges))]
+            first, act, second = update  # cat[layer k+1 node, layer k node, edge] -> hidden -> edge
+            edges = [e + second(act(on_edges(first.weight, first.bias, h[k + 1], h[k], e, rows_first=True)))
+                     for k, e in enumerate(edges)]
         return self.head(self.graph.pool(torch.cat(h, 1)))
