@@ -47,6 +47,8 @@ def test_a_configuration_with_only_failures_still_shows():
     agg = aggregate([rec(0, 0.9), rec(0, 0.0, method="other", status="failed")])
     other = agg[agg.method == "other"].iloc[0]
     assert other.failed == 1 and other.n == 0
+    table = render([rec(0, 0.9), rec(0, 0.0, method="other", status="failed")])
+    assert "nan" not in table and "—" in table  # what a row lacks shows as missing
 
 
 def test_reference_baselines_are_marked_as_not_weight_space():

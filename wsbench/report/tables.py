@@ -220,4 +220,5 @@ def render(records: list[dict], fmt: str = "markdown", tune: bool = False) -> st
     table = display_frame(aggregate(chosen), tune)
     if fmt == "csv":
         return table.to_csv(index=False)
+    table = table.astype(object).where(table.notna(), None)  # tabulate shows None as missing, NaN as "nan"
     return tabulate(table, headers="keys", tablefmt=FORMATS[fmt], showindex=False, missingval="—")

@@ -1,0 +1,22 @@
+"""The committed reference table (results/reference/): its records recompute from their own
+predictions and labels on a clone with no data prepared, and its README is the report."""
+import re
+
+from conftest import ROOT
+
+REFERENCE = ROOT / "results" / "reference"
+
+
+def test_reference_records_verify_with_no_data_prepared(dirs, cli):
+    code, out, err = cli("--results", str(REFERENCE), "verify")  # `dirs`: an empty data root
+    assert code == 0, out + err
+    verified = re.search(r"verified (\d+) records: 0 problems", out)
+    assert verified and int(verified.group(1)) > 0, out
+
+
+def test_reference_readme_is_what_the_report_prints(dirs, cli):
+    code, out, err = cli("--results", str(REFERENCE), "report", "--format", "markdown")
+    assert code == 0, err
+    readme = REFERENCE / "README.md"
+    assert readme.read_text() == out, (f"{readme} is stale: regenerate it with `wsbench --results "
+                                       "results/reference report --format markdown > results/reference/README.md`")
