@@ -22,6 +22,12 @@ def test_exact_mcnemar_and_holm_give_the_textbook_values():
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
+def test_a_p_value_that_underflows_is_not_shown_as_zero():
+    from wsbench.report.page import p_value
+    assert mcnemar_exact(0, 1300) == 0.0  # 2 * 0.5 ** 1300 is below float64's range
+    assert p_value(0.0) == "< 1e-300" and p_value(0.012345) == "0.0123"
+
+
 def test_comparisons_pair_the_same_seeds_and_sum_discordant_counts():
     ref = {0: np.array([1, 1, 1, 0], bool), 1: np.array([1, 1, 0, 0], bool)}
     other = {0: np.array([0, 1, 1, 1], bool), 2: np.array([0, 0, 0, 0], bool)}

@@ -68,12 +68,17 @@ def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[
     return names[best.key, best["head"]], stats.compare(reference, {names[k]: v for k, v in correct.items()})
 
 
+def p_value(p: float) -> str:
+    """Three digits; a p-value below float64's range (counts of thousands) is not printed as 0."""
+    return f"{p:.3g}" if p > 0 else "< 1e-300"
+
+
 def comparison_table(reference: str, found: list[stats.Comparison]) -> pd.DataFrame:
     return pd.DataFrame([{"reference row": reference, "compared with": c.other,
                           "seeds": ", ".join(map(str, c.seeds)),
                           "reference right, other wrong": c.reference_only,
                           "other right, reference wrong": c.other_only,
-                          "p (exact McNemar)": f"{c.p:.3g}", "p (Holm)": f"{c.p_holm:.3g}",
+                          "p (exact McNemar)": p_value(c.p), "p (Holm)": p_value(c.p_holm),
                           "differs at 5%": "yes" if c.p_holm < 0.05 else "no"} for c in found])
 
 
