@@ -107,6 +107,26 @@ def test_smoke_sweep_without_slurm(tmp_path, cluster):
     check_smoke_results(tmp_path, env)
 
 
+def test_stage_jobs_share_out_a_zoos_shards(tmp_path, registry):
+    """Each of a stage's jobs fits its own shards, counted over the train, val and test zoos:
+    the second of two fits the one validation shard and nothing else."""
+    from wsbench.cluster.stages import shared_stages
+    from wsbench.cluster.sweepfile import load_sweep
+    data = tmp_path / "data"
+    registry.dataset("synthetic")().prepare(data, None, {})
+    specs = load_sweep(ROOT / "slurm" / "sweeps" / "zoo-smoke.yaml", registry).specs
+    stages = shared_stages(specs, registry, data, "cpu", jobs=2, threads=1)
+    assert [s.key.rsplit(", ", 1)[1] for s in stages] == ["piece 1 of 2", "piece 2 of 2"]
+    stages[1].fn(*stages[1].args)
+    folders = sorted(p.parent.name for p in (data / "zoos").glob("*/shard-*.npz"))
+    val_zoo = [p.parent.name for p in (data / "zoos").glob("*/manifest.json")
+               if json.loads(p.read_text())["spec"]["part"] == "val"]
+    assert folders == val_zoo  # only the validation zoo's shard, the second of the three
+    stages[0].fn(*stages[0].args)
+    assert len(list((data / "zoos").glob("*/shard-*.npz"))) == 3
+    assert shared_stages(specs, registry, data, "cpu", jobs=1)[0].key.endswith("(inr zoo)")
+
+
 def test_dry_run_submits_nothing(tmp_path):
     env = env_for(tmp_path)
     out = run_subprocess(sweep_cmd(SMOKE, "debug", "--dry-run"), env, timeout=60)
@@ -233,12 +253,14 @@ def test_zoos_are_shared_stages_on_slurm(slurm, tmp_path):
     sweep = ROOT / "slurm" / "sweeps" / "zoo-smoke.yaml"
     out = run_subprocess(sweep_cmd(sweep, "slurm", "--wait"), env, timeout=600)
     assert out.returncode == 0, out.stderr
-    # one stage: dwsnet and flat-mlp declare the same zoo recipe for both seeds (train, val and test zoos)
-    assert out.stderr.count("  stage shared work ") == 1 and "4 to submit, 1 shared stages" in out.stderr
+    # one stage: dwsnet and flat-mlp declare the same zoo recipe for both seeds (train, val and test zoos),
+    # its shards shared out between the settings' two stage jobs
+    assert out.stderr.count("  stage shared work ") == 2 and "4 to submit, 2 shared stage jobs" in out.stderr
+    assert "piece 1 of 2" in out.stderr and "piece 2 of 2" in out.stderr
     recs = records(tmp_path / "results")
     assert len(recs) == 4 and all(r["status"] == "ok" for r in recs)
     zoo_seconds = [r["cost"]["stages"]["fit_zoo"]["wall_s"] for r in recs]
     assert max(zoo_seconds) < 1.0  # the runs found their zoos fitted by the stages
     assert len(list((tmp_path / "data" / "zoos").glob("*/shard-*.npz"))) == 3
     again = run_subprocess(sweep_cmd(sweep, "slurm", "--wait"), env, timeout=120)
-    assert "4 done or active, 0 to submit, 0 shared stages" in again.stderr
+    assert "4 done or active, 0 to submit, 0 shared stage jobs" in again.stderr

@@ -10,4 +10,5 @@ CLUSTER_SETTINGS = {  # key -> (type, meaning)
     "mem_gb": (int, "memory per job in GB"),
     "timeout_min": (int, "time limit per job in minutes"),
     "array_parallelism": (int, "array tasks running at once"),
+    "stage_jobs": (int, "jobs that share out each shared stage that splits (an INR zoo's shards)"),
 }

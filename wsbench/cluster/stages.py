@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from wsbench.cluster.sweepfile import Sweep
 from wsbench.core.context import RunContext
 from wsbench.core.discovery import Registry, discover
@@ -33,12 +35,14 @@ def prepare_job(name: str, source: str | None, data_params: dict, data_root: str
 
 
 def shared_job(method: str, dataset: str, data_params: dict, work: dict[str, Any], data_root: str,
-               plugin_dirs: list[str], device: str) -> str:
+               plugin_dirs: list[str], device: str, piece: int, pieces: int, threads: int) -> str:
+    if threads > 0:  # the job's CPUs, as a run's job uses them
+        torch.set_num_threads(threads)
     reg = discover(plugin_dirs)
     data = reg.dataset(dataset)().load(Path(data_root), data_params)
-    ctx = RunContext(resolve_device(device), seed=0, quiet=True, data_root=Path(data_root))
-    reg.method(method)().do_shared_work(data, work, ctx)
-    return f"{method} shared work on {dataset} done"
+    ctx = RunContext(resolve_device(device), seed=0, data_root=Path(data_root))  # its log says what it fitted
+    reg.method(method)().do_shared_work(data, work, ctx, piece, pieces)
+    return f"{method} shared work on {dataset}, piece {piece + 1} of {pieces}, done"
 
 
 def data_stages(sweep: Sweep, reg: Registry, data_root: Path) -> list[Stage]:
@@ -53,21 +57,27 @@ def data_stages(sweep: Sweep, reg: Registry, data_root: Path) -> list[Stage]:
     return list(stages.values())
 
 
-def shared_stages(specs: list[RunSpec], reg: Registry, data_root: Path, device: str) -> list[Stage]:
-    """One stage per distinct shared work (on one data set) that these runs' methods declare;
-    a stage whose work is already done finds it so and ends at once."""
-    stages: dict[str, Stage] = {}
+def shared_stages(specs: list[RunSpec], reg: Registry, data_root: Path, device: str, jobs: int = 1,
+                  threads: int = 0) -> list[Stage]:
+    """One stage per distinct shared work (on one data set) that these runs' methods declare,
+    split into `jobs` jobs where the method's work splits (an INR zoo's shards); a stage
+    whose work is already done finds it so and ends at once."""
+    stages: dict[str, list[Stage]] = {}
     for spec in specs:
-        work = reg.method(spec.method)().shared_work(spec.params, spec.seed)
+        method = reg.method(spec.method)()
+        work = method.shared_work(spec.params, spec.seed)
         if work is None:
             continue
         key = json.dumps({"dataset": spec.dataset, "data_params": spec.data_params, "work": work}, sort_keys=True)
         if key not in stages:
             digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-            stages[key] = Stage(f"shared work {digest} of {spec.method} on {spec.dataset} ({', '.join(work)})",
-                                shared_job, (spec.method, spec.dataset, spec.data_params, work, str(data_root),
-                                             reg.dirs, device))
-    return list(stages.values())
+            label = f"shared work {digest} of {spec.method} on {spec.dataset} ({', '.join(work)})"
+            pieces = max(1, jobs) if method.shared_work_splits else 1
+            stages[key] = [Stage(label + (f", piece {k + 1} of {pieces}" if pieces > 1 else ""), shared_job,
+                                 (spec.method, spec.dataset, spec.data_params, work, str(data_root), reg.dirs,
+                                  device, k, pieces, threads))
+                           for k in range(pieces)]
+    return [stage for pieces in stages.values() for stage in pieces]
 
 
 def run_stages(stages: list[Stage], executor, log: Callable[[str], None]) -> None:

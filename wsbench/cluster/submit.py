@@ -72,9 +72,10 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     states = {row["run"]: row["state"] for row in run_states(sweep, results)}
     todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", *ACTIVE}]
     prepare = data_stages(sweep, reg, data_root) if todo else []
-    shared = shared_stages(todo, reg, data_root, device)
+    threads = int(settings.get("cpus_per_task") or 0)
+    shared = shared_stages(todo, reg, data_root, device, int(settings.get("stage_jobs") or 1), threads)
     log(f"sweep {sweep.name}: {len(sweep.specs)} runs, {len(sweep.specs) - len(todo)} done or active, "
-        f"{len(todo)} to submit, {len(prepare) + len(shared)} shared stages")
+        f"{len(todo)} to submit, {len(prepare) + len(shared)} shared stage jobs")
     if dry_run:
         for stage in prepare + shared:
             log(f"  stage: {stage.key}")
@@ -87,7 +88,6 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     executor = make_executor(kind, folder / "logs", settings)
     run_stages(prepare, executor, log)  # shared stages run once, before the runs that need them
     run_stages(shared, executor, log)  # after the data they load is prepared
-    threads = int(settings.get("cpus_per_task") or 0)
     jobs = executor.map_array(RunJob(), [dataclasses.asdict(s) for s in todo], *(
         [value] * len(todo) for value in (str(data_root), str(results), device, reg.dirs, threads)))
     book = read_jobs(folder / "jobs.json")

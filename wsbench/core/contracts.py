@@ -187,8 +187,14 @@ class Method(Plugin):
         (`do_shared_work`), so the runs find it done."""
         return None
 
-    def do_shared_work(self, data: DataSplits, work: dict[str, Any], ctx: "RunContext") -> None:
-        """Do the shared work `shared_work` described, on the loaded data (a stage's job)."""
+    def do_shared_work(self, data: DataSplits, work: dict[str, Any], ctx: "RunContext",
+                       piece: int = 0, pieces: int = 1) -> None:
+        """Do the shared work `shared_work` described, on the loaded data (a stage's job).
+        A method whose work splits into independent parts (an INR zoo's shards) sets
+        `shared_work_splits`; a sweep then runs `pieces` jobs, and job `piece` does its
+        share of the work (piece k of n), so the stage takes 1/n of the time."""
+
+    shared_work_splits: ClassVar[bool] = False
 
 
 class Dataset(Plugin):

@@ -73,9 +73,22 @@ class ZooMethod(Method):
         return {part: Zoo(spec, ctx.data_root, getattr(data, part), data.modality)
                 for part, spec in zoo_specs(data, work["inr zoo"], None).items()}
 
-    def do_shared_work(self, data: DataSplits, work: dict[str, Any], ctx: RunContext) -> None:
+    shared_work_splits = True
+
+    def do_shared_work(self, data: DataSplits, work: dict[str, Any], ctx: RunContext,
+                       piece: int = 0, pieces: int = 1) -> None:
+        """Fit the missing shards of the zoos' every `pieces`-th shard from the `piece`-th on
+        (counted over the train, val and test zoos in turn): the jobs of one stage share
+        the shards out without overlap."""
+        count = 0
         for part, zoo in self.zoos(data, work, ctx).items():
-            self.fit_missing(part, zoo, ctx)
+            mine = [k for k in range(zoo.num_shards) if (count + k) % pieces == piece]
+            count += zoo.num_shards
+            todo = [k for k in mine if not zoo.shard_ok(k)]
+            if todo:
+                ctx.log(f"fitting {len(todo)} of the {zoo.num_shards} shards of the {part} zoo {zoo.spec.zoo_id} "
+                        f"(piece {piece + 1} of {pieces}) in {zoo.folder}")
+                zoo.fit(todo, device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
 
     @staticmethod
     def fit_missing(part: str, zoo: Zoo, ctx: RunContext) -> dict[str, float]:
