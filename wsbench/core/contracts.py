@@ -168,6 +168,8 @@ class Method(Plugin):
     # every table marks it, so it is never read as a weight-space result.
     weight_space: ClassVar[bool] = True
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "paper": {}}
+    # True where the shared work splits into independent pieces (`do_shared_work`)
+    shared_work_splits: ClassVar[bool] = False
 
     def unsupported(self, modality: str, params: dict[str, Any]) -> str | None:
         """Why this method cannot run on data of this modality with these parameters
@@ -192,9 +194,7 @@ class Method(Plugin):
         """Do the shared work `shared_work` described, on the loaded data (a stage's job).
         A method whose work splits into independent parts (an INR zoo's shards) sets
         `shared_work_splits`; a sweep then runs `pieces` jobs, and job `piece` does its
-        share of the work (piece k of n), so the stage takes 1/n of the time."""
-
-    shared_work_splits: ClassVar[bool] = False
+        share of the work (piece k of n), so the stage takes about 1/n of the time."""
 
 
 class Dataset(Plugin):

@@ -82,21 +82,18 @@ class ZooMethod(Method):
         the shards out without overlap."""
         count = 0
         for part, zoo in self.zoos(data, work, ctx).items():
-            mine = [k for k in range(zoo.num_shards) if (count + k) % pieces == piece]
+            self.fit_missing(part, zoo, ctx, [k for k in range(zoo.num_shards) if (count + k) % pieces == piece])
             count += zoo.num_shards
-            todo = [k for k in mine if not zoo.shard_ok(k)]
-            if todo:
-                ctx.log(f"fitting {len(todo)} of the {zoo.num_shards} shards of the {part} zoo {zoo.spec.zoo_id} "
-                        f"(piece {piece + 1} of {pieces}) in {zoo.folder}")
-                zoo.fit(todo, device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
 
     @staticmethod
-    def fit_missing(part: str, zoo: Zoo, ctx: RunContext) -> dict[str, float]:
-        """Fit the zoo's missing shards; the time this took here."""
+    def fit_missing(part: str, zoo: Zoo, ctx: RunContext, shards: list[int] | None = None) -> dict[str, float]:
+        """Fit the zoo's missing shards (of `shards`, default all of them); the time this took here."""
         clock = Clock()
-        if zoo.missing():
-            ctx.log(f"fitting the {part} zoo {zoo.spec.zoo_id} ({len(zoo.items)} INRs) in {zoo.folder}")
-            zoo.fit(device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
+        todo = zoo.missing() if shards is None else [k for k in shards if not zoo.shard_ok(k)]
+        if todo:
+            ctx.log(f"fitting {len(todo)} of the {zoo.num_shards} shards of the {part} zoo {zoo.spec.zoo_id} "
+                    f"({len(zoo.items)} INRs) in {zoo.folder}")
+            zoo.fit(todo, device=ctx.device, progress=lambda it, **kw: ctx.progress(it, **kw))
         return clock.elapsed()
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
