@@ -14,6 +14,7 @@ embeddings that runs keep (one vector per held-out sample and head).
 """
 from __future__ import annotations
 
+import textwrap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,8 @@ def hypernetwork_scores(val: dict[str, tuple[np.ndarray, np.ndarray]], test: dic
 
 
 def heatmap(matrix: np.ndarray, names: list[str], title: str, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(1.2 + 0.75 * len(names), 1.0 + 0.65 * len(names)))
+    width = 1.2 + 0.75 * len(names)
+    fig, ax = plt.subplots(figsize=(width, 1.0 + 0.65 * len(names)))
     image = ax.imshow(matrix, cmap="viridis", vmin=min(0.0, np.nanmin(matrix)), vmax=max(1.0, np.nanmax(matrix)))
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, "—" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7,
@@ -146,7 +148,7 @@ def heatmap(matrix: np.ndarray, names: list[str], title: str, path: Path) -> Pat
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(names)), names, fontsize=7)
     fig.colorbar(image, ax=ax)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, int(9 * width)), fontsize=9)  # wrapped to stay clear of the colour bar
     return save_png(fig, path)
 
 
