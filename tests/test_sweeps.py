@@ -134,6 +134,41 @@ def test_dry_run_submits_nothing(tmp_path):
     assert not (tmp_path / "results" / "runs").exists()
 
 
+def fake_slurm(bin_dir: Path, squeue: str, sacct: str = "exit 0") -> None:
+    """Stand-ins for squeue and sacct (shell bodies), so that status's reading of SLURM's
+    answers, and of its silence, is tested where SLURM is not installed."""
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (("squeue", squeue), ("sacct", sacct)):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+
+
+def test_unreachable_slurm_is_unknown_and_not_resubmitted(tmp_path):
+    """When squeue cannot reach the controller (a wrong SLURM_CONF, a restarting slurmctld),
+    submitted runs are `unknown`, not `failed`, and a sweep does not submit them twice."""
+    sweep = toy_sweep(tmp_path, "book", "oracle", {})
+    rows = status_rows(run_subprocess(["--plugins", TOY, "status", str(sweep)], env_for(tmp_path)).stdout)
+    assert [row["state"] for row in rows] == ["not submitted"] * 3
+    book = {"cluster": "slurm", "runs": {row["run"]: {"job_id": f"77_{i}", "stderr": f"/logs/77_{i}.err"}
+                                         for i, row in enumerate(rows)}}
+    (tmp_path / "results" / "sweeps" / "book").mkdir(parents=True)
+    (tmp_path / "results" / "sweeps" / "book" / "jobs.json").write_text(json.dumps(book))
+    fake_slurm(tmp_path / "bin", 'echo "squeue: error: Unable to contact slurm controller" >&2; exit 1')
+    env = env_for(tmp_path, PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    rows = status_rows(run_subprocess(["--plugins", TOY, "status", str(sweep)], env).stdout)
+    assert [row["state"] for row in rows] == ["unknown"] * 3
+    assert "Unable to contact slurm controller" in rows[0]["reason"]
+    out = run_subprocess(["--plugins", TOY, *sweep_cmd(sweep, "slurm", "--dry-run")], env, timeout=60)
+    assert out.returncode == 0 and "0 to submit" in out.stderr and "3 submitted runs not submitted again" in out.stderr
+    fake_slurm(tmp_path / "bin", "echo '77_0|RUNNING'; echo '77_1|PENDING'",
+               "echo '77_2|CANCELLED by 0'")  # squeue answers: 77_2 has left the queue, cancelled
+    rows = status_rows(run_subprocess(["--plugins", TOY, "status", str(sweep)], env).stdout)
+    assert [row["state"] for row in rows] == ["running", "pending", "failed"]
+    assert rows[2]["reason"] == "job ended (CANCELLED) without a record"
+    out = run_subprocess(["--plugins", TOY, *sweep_cmd(sweep, "slurm", "--dry-run")], env, timeout=60)
+    assert "1 to submit" in out.stderr and "not submitted again" not in out.stderr
+
+
 def test_bad_sweep_file_is_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("methods: [{name: hyperinr, params: {latent_dim: [8, x]}}]\ndatasets: [digits]\n")

@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_zoo)
 
-    p = sub.add_parser("status", help="per run of a sweep: done, failed, running, pending, with job and log")
+    p = sub.add_parser("status", help="per run of a sweep: done, failed, running, pending or unknown, with job and log")
     p.add_argument("file")
     p.set_defaults(func=cmd_status)
     return parser

@@ -70,7 +70,11 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
            log: Callable[[str], None] = print) -> list[RunSpec]:
     """Submit the sweep's missing and failed runs; with `wait`, block until they end."""
     states = {row["run"]: row["state"] for row in run_states(sweep, results)}
-    todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", *ACTIVE}]
+    todo = [s for s in sweep.specs if states[s.run_id] not in {"done", "skipped", "unknown", *ACTIVE}]
+    unknown = sum(state == "unknown" for state in states.values())
+    if unknown:  # they may still be running: submitting them again would run them twice
+        log(f"sweep {sweep.name}: {unknown} submitted runs not submitted again: SLURM could not be asked "
+            f"where they stand (`wsbench status {sweep.path}` says why; is SLURM_CONF set?)")
     prepare = data_stages(sweep, reg, data_root) if todo else []
     threads = int(settings.get("cpus_per_task") or 0)
     shared = shared_stages(todo, reg, data_root, device, int(settings.get("stage_jobs") or 1), threads)
