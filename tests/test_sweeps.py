@@ -104,6 +104,9 @@ def test_smoke_sweep_without_slurm(tmp_path, cluster):
     out = run_subprocess(sweep_cmd(SMOKE, cluster), env, timeout=600)
     assert out.returncode == 0, out.stderr
     assert "12 to submit" in out.stderr and "12 done" in out.stdout
+    progress = [line for line in out.stderr.splitlines() if line.startswith("  [")]
+    assert [line.split("]")[0] for line in progress] == [f"  [{k}/12" for k in range(1, 13)]
+    assert all(" seed " in line and "%" in line for line in progress)  # each run's accuracy as it ends
     check_smoke_results(tmp_path, env)
 
 

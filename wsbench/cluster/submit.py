@@ -24,7 +24,7 @@ from wsbench.core.discovery import Registry, discover
 from wsbench.core.errors import UserError
 from wsbench.core.fileio import atomic_write_json
 from wsbench.core.records import read_record, record_path, write_record
-from wsbench.core.runner import Runner, RunSpec, failed_record, resolve_device
+from wsbench.core.runner import Runner, RunSpec, failed_record, resolve_device, summarize
 
 CLUSTERS = ("slurm", "local", "debug")
 
@@ -110,9 +110,10 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
 
 def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None],
              poll_seconds: float = 5.0) -> None:
-    """Block until every job ends; a job that died without writing its record (killed,
-    out of memory, cancelled) gets a `failed` record naming its final state and log."""
-    pending = list(zip(specs, jobs))
+    """Block until every job ends, logging each run as it ends (the sweep's progress); a job
+    that died without writing its record (killed, out of memory, cancelled) gets a `failed`
+    record naming its final state and log."""
+    pending, finished = list(zip(specs, jobs)), 0
     while pending:
         pending[0][1].done(force_check=True)  # one accounting query refreshes every job's state
         still = []
@@ -120,12 +121,17 @@ def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str
             if not job.done():
                 still.append((spec, job))
                 continue
-            if read_record(record_path(results, spec.run_id)) is None:
+            finished += 1
+            ended = f"  [{finished}/{len(specs)}]"
+            record = read_record(record_path(results, spec.run_id))
+            if record is None:
                 write_record(results, failed_record(
                     spec, f"job {job.job_id} ended {job.state} without writing its record",
                     log=str(job.paths.stderr)))
-                log(f"  job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended {job.state}; "
-                    f"log: {job.paths.stderr}")
+                log(f"{ended} job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended "
+                    f"{job.state}; log: {job.paths.stderr}")
+            else:
+                log(f"{ended} {summarize(record)}")
         pending = still
         if pending:
             time.sleep(poll_seconds)
