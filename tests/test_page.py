@@ -23,7 +23,7 @@ def test_exact_mcnemar_and_holm_give_the_textbook_values():
 
 
 def test_a_p_value_that_underflows_is_not_shown_as_zero():
-    from wsbench.report.page import p_value
+    from wsbench.report.paired import p_value
     assert mcnemar_exact(0, 1300) == 0.0  # 2 * 0.5 ** 1300 is below float64's range
     assert p_value(0.0) == "< 1e-300" and p_value(0.012345) == "0.0123"
 
@@ -66,6 +66,23 @@ def test_page_states_comparisons_costs_and_cells_not_run(dirs, cli, tmp_path):
     assert "<td>mnist</td>" in text and "is not prepared under" in text  # a data set without rows, and why
     png = (page / "synthetic-cost.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_report_adds_the_paired_comparisons(dirs, cli, tmp_path):
+    make_page(cli, tmp_path)
+    code, out, err = cli("--plugins", TOY, "report", "--format", "markdown")
+    assert code == 0, err
+    table, paired = out.split("## Paired comparisons on synthetic")
+    assert "oracle" in table and "McNemar" not in table
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in paired.splitlines()
+            if line.startswith("| oracle")]
+    assert len(rows) == 1, paired  # the reference row against the one other row
+    reference, other, seeds, b, c, p, p_holm, differs = rows[0]
+    assert (reference, other, seeds) == ("oracle [noise=0.05] head h", "oracle [noise=0.6] head h", "0, 1")
+    assert int(b) > int(c) and float(p) == pytest.approx(mcnemar_exact(int(b), int(c)), rel=1e-2)
+    assert differs == ("yes" if float(p_holm) < 0.05 else "no")
+    code, out, err = cli("--plugins", TOY, "report", "--format", "csv")
+    assert code == 0 and "McNemar" not in out  # csv stays one table, for scripts
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -127,6 +127,11 @@ def cmd_report(args, reg) -> None:
         print(f"wrote {write_page(records, results, out, planned, absent)}")
         return
     print(render(records, args.format, tune=args.tune))
+    if args.format in ("markdown", "plain") and not args.tune:  # latex and csv: one table, for papers and scripts
+        from wsbench.report.paired import render_comparisons
+        paired = render_comparisons(records, results, args.format)
+        if paired:
+            print(f"\n{paired}")
     if args.figures:
         for record in records:
             for path in figures_for(record, results):
@@ -262,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true", help="the validation table of the tuning runs instead")
     p.add_argument("--figures", action="store_true",
                    help="also write PNG figures (latent PCA, reconstructed shapes) under RESULTS/figures")
-    p.add_argument("--format", default="markdown", help="markdown, latex, plain or csv")
+    p.add_argument("--format", default="markdown",
+                   help="markdown, latex, plain or csv (markdown and plain add each data set's paired comparisons)")
     p.add_argument("--html", metavar="DIR", help="write the results page (DIR/index.html and its images) instead")
     p.set_defaults(func=cmd_report)
 

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from wsbench.core.fileio import atomic_write_bytes
-from wsbench.report import stats
 from wsbench.report.figures import figures_for, plt, save_png
-from wsbench.report.tables import (aggregate, commit_label, config_labels, dedupe, display_frame, group_key,
-                                   row_name)
+from wsbench.report.paired import NOTE, comparison_table, comparisons
+from wsbench.report.tables import aggregate, commit_label, dedupe, display_frame, row_name
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
@@ -48,38 +47,6 @@ def cost_plot(agg: pd.DataFrame, title: str, path: Path) -> Path:
            title=f"{title}: accuracy against cost (squares: baselines on the signal)")
     ax.grid(alpha=0.3)
     return save_png(fig, path)
-
-
-def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[str, list[stats.Comparison]]:
-    """McNemar's test of every row against the row with the best mean validation accuracy;
-    `records` are the deduplicated records `agg` was made from (so their labels agree)."""
-    scored = agg[~agg.test_mean.isna()]
-    if scored.empty:
-        return "", []
-    best = scored.loc[scored.val_mean.idxmax()]
-    correct: dict[tuple[str, str], dict[int, np.ndarray]] = {}
-    names: dict[tuple[str, str], str] = {}
-    for r, config in zip(records, config_labels(records)):
-        for head, s in (r.get("heads") or {}).items() if r["status"] == "ok" else ():
-            if "test_acc" in s:
-                names[group_key(r), head] = row_name(r["method"], config, head)
-                correct.setdefault((group_key(r), head), {})[r["seed"]] = stats.correct_on_test(r, head, results)
-    reference = correct.pop((best.key, best["head"]))
-    return names[best.key, best["head"]], stats.compare(reference, {names[k]: v for k, v in correct.items()})
-
-
-def p_value(p: float) -> str:
-    """Three digits; a p-value below float64's range (counts of thousands) is not printed as 0."""
-    return f"{p:.3g}" if p > 0 else "< 1e-300"
-
-
-def comparison_table(reference: str, found: list[stats.Comparison]) -> pd.DataFrame:
-    return pd.DataFrame([{"reference row": reference, "compared with": c.other,
-                          "seeds": ", ".join(map(str, c.seeds)),
-                          "reference right, other wrong": c.reference_only,
-                          "other right, reference wrong": c.other_only,
-                          "p (exact McNemar)": p_value(c.p), "p (Holm)": p_value(c.p_holm),
-                          "differs at 5%": "yes" if c.p_holm < 0.05 else "no"} for c in found])
 
 
 def cpu_time(records: list[dict]) -> dict[str, float]:
@@ -128,10 +95,8 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
         parts.append(f"<img alt='cost against accuracy on {html.escape(dataset)}' src='{plot.name}'>")
         reference, found = comparisons(dedupe(records), agg, results)
         if found:
-            parts.append(f"<h3>Paired comparisons with {html.escape(reference)}</h3><p class='note'>The row "
-                         "with the best mean validation accuracy against every other row: McNemar's exact test "
-                         "on the per-sample test predictions of the same seed, discordant counts summed over "
-                         "the seeds both ran, p-values Holm-corrected within this data set.</p>")
+            parts.append(f"<h3>Paired comparisons with {html.escape(reference)}</h3>"
+                         f"<p class='note'>{html.escape(NOTE)}</p>")
             parts.append(_table(comparison_table(reference, found), "comparisons"))
         lowest = [r for r in ok if r["seed"] == min(x["seed"] for x in ok if x["method"] == r["method"])]
         for r in lowest:
