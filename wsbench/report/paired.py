@@ -18,8 +18,9 @@ NOTE = ("The row with the best mean validation accuracy against every other row:
 
 
 def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[str, list[stats.Comparison]]:
-    """McNemar's test of every row against the row with the best mean validation accuracy;
-    `records` are the deduplicated records `agg` was made from (so their labels agree)."""
+    """McNemar's test of every row against the row with the best mean validation accuracy,
+    closest rivals (largest p) first; `records` are the deduplicated records `agg` was made
+    from (so their labels agree)."""
     scored = agg[~agg.test_mean.isna()]
     if scored.empty:
         return "", []
@@ -32,7 +33,8 @@ def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[
                 names[group_key(r), head] = row_name(r["method"], config, head)
                 correct.setdefault((group_key(r), head), {})[r["seed"]] = stats.correct_on_test(r, head, results)
     reference = correct.pop((best.key, best["head"]))
-    return names[best.key, best["head"]], stats.compare(reference, {names[k]: v for k, v in correct.items()})
+    found = stats.compare(reference, {names[k]: v for k, v in correct.items()})
+    return names[best.key, best["head"]], sorted(found, key=lambda c: (-c.p_holm, -c.other_only, c.other))
 
 
 def p_value(p: float) -> str:
