@@ -92,7 +92,7 @@ def check_smoke_results(tmp_path: Path, env: dict) -> None:
         ("digits", 8), ("digits", 16), ("synthetic", 8), ("synthetic", 16)]
     report = run_subprocess(["report", "--sweep", str(SMOKE)], env, timeout=60)
     assert report.returncode == 0
-    rows = [line for line in report.stdout.splitlines() if "| hyperinr" in line]
+    rows = [line for line in report.stdout.split("## Paired comparisons")[0].splitlines() if "| hyperinr" in line]
     assert len(rows) == 8 and all("±" in row and "|   3 |" in row for row in rows)
     again = run_subprocess(sweep_cmd(SMOKE, "local"), env, timeout=120)
     assert again.returncode == 0 and "12 done or active, 0 to submit" in again.stderr

@@ -27,13 +27,18 @@ def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[
     best = scored.loc[scored.val_mean.idxmax()]
     correct: dict[tuple[str, str], dict[int, np.ndarray]] = {}
     names: dict[tuple[str, str], str] = {}
+    seen: dict[tuple, str] = {}  # (row, seed) -> the labels file it was scored against
     for r, config in zip(records, config_labels(records)):
         for head, s in (r.get("heads") or {}).items() if r["status"] == "ok" else ():
             if "test_acc" in s:
                 names[group_key(r), head] = row_name(r["method"], config, head)
                 correct.setdefault((group_key(r), head), {})[r["seed"]] = stats.correct_on_test(r, head, results)
+                seen[(group_key(r), head), r["seed"]] = r["labels"]["file"]
     reference = correct.pop((best.key, best["head"]))
-    found = stats.compare(reference, {names[k]: v for k, v in correct.items()})
+    labels = {r["seed"]: r["labels"]["file"] for r in records if group_key(r) == best.key and r["status"] == "ok"}
+    same_test_set = {k: {seed: c for seed, c in runs.items() if seen[k, seed] == labels.get(seed)}
+                     for k, runs in correct.items()}  # other data parameters: other test samples, no pairs
+    found = stats.compare(reference, {names[k]: v for k, v in same_test_set.items()})
     return names[best.key, best["head"]], sorted(found, key=lambda c: (-c.p_holm, -c.other_only, c.other))
 
 
