@@ -25,20 +25,21 @@ def comparisons(records: list[dict], agg: pd.DataFrame, results: Path) -> tuple[
     if scored.empty:
         return "", []
     best = scored.loc[scored.val_mean.idxmax()]
+    # a run is paired only with the reference's run of its seed scored on the same test labels
+    # (other data parameters: other test samples)
+    test_labels = {r["seed"]: r["labels"]["file"] for r in records
+                   if r["status"] == "ok" and group_key(r) == best.key}
     correct: dict[tuple[str, str], dict[int, np.ndarray]] = {}
     names: dict[tuple[str, str], str] = {}
-    seen: dict[tuple, str] = {}  # (row, seed) -> the labels file it was scored against
     for r, config in zip(records, config_labels(records)):
-        for head, s in (r.get("heads") or {}).items() if r["status"] == "ok" else ():
+        if r["status"] != "ok" or r["labels"]["file"] != test_labels.get(r["seed"]):
+            continue
+        for head, s in (r.get("heads") or {}).items():
             if "test_acc" in s:
                 names[group_key(r), head] = row_name(r["method"], config, head)
                 correct.setdefault((group_key(r), head), {})[r["seed"]] = stats.correct_on_test(r, head, results)
-                seen[(group_key(r), head), r["seed"]] = r["labels"]["file"]
     reference = correct.pop((best.key, best["head"]))
-    labels = {r["seed"]: r["labels"]["file"] for r in records if group_key(r) == best.key and r["status"] == "ok"}
-    same_test_set = {k: {seed: c for seed, c in runs.items() if seen[k, seed] == labels.get(seed)}
-                     for k, runs in correct.items()}  # other data parameters: other test samples, no pairs
-    found = stats.compare(reference, {names[k]: v for k, v in same_test_set.items()})
+    found = stats.compare(reference, {names[k]: v for k, v in correct.items()})
     return names[best.key, best["head"]], sorted(found, key=lambda c: (-c.p_holm, -c.other_only, c.other))
 
 
