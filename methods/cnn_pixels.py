@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param, RunContext, train_classifier
+from wsbench.api import DataSplits, Method, MethodOutput, Optimisation, Param, RunContext, train_classifier
 
 
 def small_cnn(channels: int, num_classes: int, width: int, dropout: float) -> nn.Sequential:
@@ -38,6 +38,7 @@ class CNNPixels(Method):
         model = small_cnn(train.shape[1], data.num_classes, params["width"], params["dropout"]).to(ctx.device)
         with ctx.stage("train"):
             head = train_classifier(model, lambda idx, gen: train[idx.to(ctx.device)], data.train.y, val, test, ctx,
-                                    epochs=params["epochs"], lr=params["lr"], weight_decay=params["weight_decay"],
+                                    epochs=params["epochs"],
+                                    optimisation=Optimisation(params["lr"], params["weight_decay"]),
                                     batch_size=params["batch_size"], name="cnn", desc="CNN on pixels")
         return MethodOutput(heads={"pixels": head}, num_params={"cnn": head.num_params})

@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import DataSplits, Method, MethodOutput, Param, RunContext, parse_widths, train_classifier
+from wsbench.api import (DataSplits, Method, MethodOutput, Optimisation, Param, RunContext, parse_widths,
+                         train_classifier)
 
 
 class PointNet(nn.Module):
@@ -61,7 +62,8 @@ class PointNetMethod(Method):
         model = PointNet(data.num_classes, parse_widths(p["widths"]), p["head_hidden"], p["dropout"]).to(ctx.device)
         with ctx.stage("train"):
             head = train_classifier(model, augmented, data.train.y, data.val.x.to(ctx.device),
-                                    data.test.x.to(ctx.device), ctx, epochs=p["epochs"], lr=p["lr"],
-                                    weight_decay=p["weight_decay"], batch_size=p["batch_size"], name="pointnet",
+                                    data.test.x.to(ctx.device), ctx, epochs=p["epochs"],
+                                    optimisation=Optimisation(p["lr"], p["weight_decay"]),
+                                    batch_size=p["batch_size"], name="pointnet",
                                     desc="PointNet on clouds")
         return MethodOutput(heads={"points": head}, num_params={"pointnet": head.num_params})

@@ -15,11 +15,12 @@ from wsbench.inr.fields import Field
 from wsbench.inr.siren import SirenLayout, siren_forward
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
+from wsbench.train.optim import Optimisation
 from wsbench.zoo.method import GRAPH_PARAMS, GRAPH_SMOKE, ZooMethod
 from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, on_shapes
 
 __all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "GRAPH_PARAMS", "GRAPH_SMOKE", "QUICK_UDF_ZOO", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
-           "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Param", "ProtocolViolation",
+           "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Optimisation", "Param", "ProtocolViolation",
            "Reconstruction", "RunContext", "SirenLayout", "Split", "StoredDataset", "UserError", "ZooMethod",
            "field_of", "on_shapes", "parse_widths", "penultimate_features", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",
            "stage_result", "train_classifier", "train_feature_head"]

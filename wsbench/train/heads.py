@@ -14,6 +14,7 @@ from wsbench.core.contracts import HeadResult
 from wsbench.core.params import parse_widths
 from wsbench.models.mlp import mlp
 from wsbench.train.loop import Loop
+from wsbench.train.optim import Optimisation
 
 # Samples per forward pass when predicting: speed and memory only, the predictions are the
 # same. On a CPU small batches keep the graph networks' (B, 32, 32, d) edge states in cache:
@@ -62,15 +63,14 @@ def has_batch_norm(model: nn.Module) -> bool:
 
 def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
                      train_y: torch.Tensor, val_x: torch.Tensor, test_x: torch.Tensor, ctx: RunContext, *,
-                     epochs: int, lr: float, weight_decay: float, batch_size: int, name: str,
+                     epochs: int, optimisation: Optimisation, batch_size: int, name: str,
                      desc: str = "") -> HeadResult:
-    """AdamW with a cosine schedule over epochs of shuffled minibatches; after every epoch,
+    """`optimisation`'s steps over epochs of shuffled minibatches; after every epoch,
     predictions on val and test. `batch_inputs(idx, generator)` gives the model's input
     for a batch of training indices (where augmentations draw from the generator).
     Resumable per epoch; a last batch of one is skipped when batch norm cannot train on it.
     The head's embeddings are the last epoch's features before the last linear layer."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    optimiser = optimisation.build(model, epochs)
     gen = torch.Generator().manual_seed(ctx.seed)
     result = HeadResult([], [], num_params=sum(t.numel() for t in model.parameters()))
     min_batch = 2 if has_batch_norm(model) else 1
@@ -82,11 +82,8 @@ def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, tor
         for idx in torch.randperm(len(train_y), generator=gen).split(batch_size):
             if len(idx) < min_batch:
                 continue
-            loss = nn.functional.cross_entropy(model(batch_inputs(idx, gen)), train_y[idx.to(ctx.device)])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        sched.step()
+            loss = optimiser.step(model(batch_inputs(idx, gen)), train_y[idx.to(ctx.device)])
+        optimiser.end_epoch()
         if i + 1 < epochs:
             result.val_pred.append(predict(model, val_x))
             result.test_pred.append(predict(model, test_x))
@@ -97,7 +94,7 @@ def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, tor
             result.test_pred.append(test_pred)
         return {"loss": loss.item()} if loss is not None else None
 
-    Loop(ctx, name, epochs, {"model": model, "opt": opt, "sched": sched, "gen": gen, "result": result},
+    Loop(ctx, name, epochs, {"model": model, **optimiser.state(), "gen": gen, "result": result},
          desc=desc or name).run(epoch)
     return result
 
@@ -114,7 +111,7 @@ def train_feature_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torc
     norm = [((x - mean) / std).to(ctx.device) for x in (train_x, val_x, test_x)]
     model = mlp(train_x.shape[1], parse_widths(hidden), num_classes, dropout).to(ctx.device)
     result = train_classifier(model, lambda idx, gen: norm[0][idx.to(ctx.device)], train_y, norm[1], norm[2], ctx,
-                              epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, name=name,
-                              desc=desc)
+                              epochs=epochs, optimisation=Optimisation(lr, weight_decay), batch_size=batch_size,
+                              name=name, desc=desc)
     result.embeddings = {"val": val_x.float().cpu().numpy(), "test": test_x.float().cpu().numpy()}
     return result

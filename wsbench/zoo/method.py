@@ -20,6 +20,7 @@ from wsbench.core.timing import Clock
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.symmetry import affine_augment, permute_hidden
 from wsbench.train.heads import train_classifier
+from wsbench.train.optim import Optimisation
 from wsbench.zoo.recipe import RECIPE, zoo_specs
 from wsbench.zoo.store import Zoo
 
@@ -123,9 +124,13 @@ class ZooMethod(Method):
         normalise = self.normaliser(stats, ctx.device)
         return train_classifier(
             model, lambda idx, gen: normalise(self.augment(layout, raw["train"][idx], p["augment"], gen)),
-            y_train, normalise(raw["val"]), normalise(raw["test"]), ctx, epochs=p["epochs"], lr=p["lr"],
-            weight_decay=p["weight_decay"], batch_size=p["batch_size"], name="classifier",
+            y_train, normalise(raw["val"]), normalise(raw["test"]), ctx, epochs=p["epochs"],
+            optimisation=self.optimisation(p), batch_size=p["batch_size"], name="classifier",
             desc=f"{self.name} epochs")
+
+    def optimisation(self, p: dict[str, Any]) -> Optimisation:
+        """AdamW with a cosine schedule; an adapter whose authors train otherwise says so here."""
+        return Optimisation(p["lr"], p["weight_decay"])
 
     def normaliser(self, stats: torch.Tensor, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
         """Raw weights (B, P) -> the classifier's input, from the training zoo's statistics (2, P)."""
