@@ -1,0 +1,129 @@
+"""What every cross-check against an authors' checkout shares: the batch (wsbench's own
+INRs, fitted by wsbench's zoo recipe), float64, the comparison of logits and of training
+losses, the throughput measurement and the committed result file.
+
+A check script builds the authors' model from their checkout (given by path, never copied
+into this project), converts its parameters into wsbench's model, and hands both sides to
+`compare`. Each side brings its own preprocessing (canonicalisation, normalisation) inside
+its forward function, so the check covers it too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from wsbench.core.fileio import atomic_write_json
+from wsbench.inr.fit import fit_in_chunks
+from wsbench.inr.fields import Field
+from wsbench.inr.siren import SirenLayout, pixel_grid
+from wsbench.zoo.recipe import QUICK_ZOO
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "reference" / "crosscheck"
+LOGIT_RTOL, LOSS_ATOL, STEPS = 1e-6, 1e-5, 20
+
+
+def arguments(method: str, description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"crosscheck/{method}.py", description=description)
+    parser.add_argument("authors", type=Path, help="a checkout of the authors' repository (outside this project)")
+    parser.add_argument("--batch", type=int, default=32, help="INRs per training step (default 32)")
+    parser.add_argument("--out", type=Path, default=RESULTS / f"{method}.json",
+                        help="where the result goes (default results/reference/crosscheck/<method>.json)")
+    args = parser.parse_args()
+    if not args.authors.is_dir():
+        parser.error(f"{args.authors}: no such folder (give the authors' checkout)")
+    return args
+
+
+def checkout(path: Path) -> dict[str, str | None]:
+    """Put the checkout on sys.path; its commit (None outside a git work tree)."""
+    sys.path.insert(0, str(path.resolve()))
+    done = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return {"path": str(path.resolve()), "commit": done.stdout.strip() or None}
+
+
+def wsbench_inrs(n: int, seed: int = 0) -> tuple[SirenLayout, torch.Tensor, torch.Tensor]:
+    """n INRs of scikit-learn's digits (the first n training images of wsbench's split),
+    fitted by the quick zoo recipe (DWSNet's initialisation and +0.5 offset, 400 Adam
+    steps): the layout, the flat weights in float64 (n, P) and the labels."""
+    from sklearn.datasets import load_digits
+    from wsbench.data.splits import read_split
+    split, _ = read_split(Path(__file__).resolve().parents[1] / "datasets" / "splits" / "digits.json")
+    bunch = load_digits()
+    idx = split["train"][:n]
+    images = torch.from_numpy(bunch.images[idx] / 16.0).float().reshape(n, 64, 1)
+    layout = SirenLayout((2, 32, 32, 1))
+    init = layout.init(n, torch.Generator().manual_seed(seed), scheme=QUICK_ZOO["inr_init_scheme"])
+    weights, _ = fit_in_chunks(layout, Field(pixel_grid(8, 8), images, "mse"), init, QUICK_ZOO["inr_steps"],
+                               5e-4, offset=QUICK_ZOO["inr_offset"])
+    return layout, weights.double(), torch.from_numpy(bunch.target[idx]).long()
+
+
+@dataclass
+class Side:
+    """One code's model: `logits(batch)` for a batch of wsbench's flat weights (each side's
+    preprocessing inside), `train_step(batch, y)` one training step returning the loss."""
+
+    logits: Callable[[torch.Tensor], torch.Tensor]
+    train_step: Callable[[torch.Tensor, torch.Tensor], float]
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
+
+
+def compare(authors: Side, ours: Side, weights: torch.Tensor, labels: torch.Tensor, batch: int,
+            steps: int = STEPS) -> dict[str, float]:
+    """Equal logits on the whole batch, then `steps` training steps of both sides on the same
+    minibatches (a fixed cycle through the INRs): the largest differences."""
+    with torch.no_grad():
+        logit_error = relative_error(ours.logits(weights), authors.logits(weights))
+    order = torch.randperm(len(weights), generator=torch.Generator().manual_seed(0))
+    losses = []
+    for k in range(steps):
+        idx = order[(k * batch + torch.arange(batch)) % len(weights)]
+        losses.append((authors.train_step(weights[idx], labels[idx]), ours.train_step(weights[idx], labels[idx])))
+    return {"max_logit_relative_error": logit_error,
+            "max_loss_difference": max(abs(a - b) for a, b in losses),
+            "losses_authors": [a for a, _ in losses], "losses_wsbench": [b for _, b in losses]}
+
+
+def samples_per_second(step: Callable[[torch.Tensor, torch.Tensor], float], weights: torch.Tensor,
+                       labels: torch.Tensor, batch: int, seconds: float = 5.0) -> float:
+    """Training samples per second of one side's step in float32, one thread, after a warm-up step."""
+    weights, threads = weights.float(), torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        step(weights[:batch], labels[:batch])
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            idx = torch.arange(done, done + batch) % len(weights)
+            step(weights[idx], labels[idx])
+            done += batch
+        return done / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def report(method: str, args: argparse.Namespace, source: dict, configuration: dict, result: dict,
+           rates: dict[str, float]) -> None:
+    """Print the verdict and write the result file; exit 1 when a tolerance is broken."""
+    ok = result["max_logit_relative_error"] <= LOGIT_RTOL and result["max_loss_difference"] <= LOSS_ATOL
+    record = {"method": method, "authors": source, "configuration": configuration, "dtype": "float64",
+              "batch": args.batch, "steps": len(result["losses_wsbench"]),
+              "tolerances": {"logit_relative": LOGIT_RTOL, "loss_absolute": LOSS_ATOL}, **result,
+              "samples_per_second": {**rates, "measured": "float32, one thread, one run"}, "equal": ok}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out, record)
+    print(f"{method}: logits rel. error {result['max_logit_relative_error']:.2e}, "
+          f"{record['steps']}-step losses within {result['max_loss_difference']:.2e}; "
+          f"samples/s authors {rates['authors']:.1f}, wsbench {rates['wsbench']:.1f} -> "
+          f"{'equal' if ok else 'DIFFERENT'} (written to {args.out})")
+    sys.exit(0 if ok else 1)
