@@ -201,3 +201,45 @@ def test_independent_inits_differ_between_parts_and_a_shared_init_does_not(regis
     torch.testing.assert_close(shared["train"], shared["val"])
     with pytest.raises(UserError, match="zoo part 'dev'"):
         Zoo(spec(part="dev"), tmp_path, split, "image")
+
+
+def test_zoo_export_writes_what_the_authors_loaders_read(registry, dirs, cli, tmp_path):
+    """inr-set: state dicts in layer order with the label, splits.json with absolute paths,
+    per-entry train statistics; nfn: wsbench_<label>s/net<index>.pth and the split points.
+    Read back by those layouts' rules, the weights and labels are the zoo's."""
+    import torch
+    recipe = ("--dataset", "synthetic", "--zoo-param", "inr_hidden=8,8", "--zoo-param", "inr_steps=3")
+    assert cli("zoo", "export", *recipe, "--format", "inr-set", "--out", str(tmp_path / "early"))[0] == 2
+    assert cli("zoo", "fit", *recipe, "--part", "all")[0] == 0
+    code, out, _ = cli("zoo", "export", *recipe, "--format", "inr-set", "--out", str(tmp_path / "set"))
+    assert code == 0 and "exported 80 train, 80 val and 80 test INRs" in out
+    assert cli("zoo", "export", *recipe, "--format", "nfn", "--out", str(tmp_path / "nfn"))[0] == 0
+    _, info, _ = cli("zoo", "info", *recipe, "--part", "test")
+    data = registry.dataset("synthetic")().load(dirs[0], resolve(registry.dataset("synthetic"), {}))
+    shards = sorted(Path(json.loads(info)["folder"]).glob("*.npz"))
+    zoo_weights = np.concatenate([np.load(p)["weights"] for p in shards])
+
+    splits = json.loads((tmp_path / "set" / "splits.json").read_text())
+    assert [len(splits[p]["label"]) for p in ("train", "val", "test")] == [80, 80, 80]
+    assert splits["test"]["label"] == data.test.y.tolist()
+    sd = torch.load(splits["test"]["path"][7])
+    assert list(sd) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.2.weight",
+                        "layers.2.bias", "label"]
+    assert sd["layers.1.weight"].shape == (8, 8) and int(sd["label"]) == data.test.y[7]
+    flat = torch.cat([v.flatten() for k, v in sd.items() if k != "label"]).numpy()
+    np.testing.assert_array_equal(flat, zoo_weights[7])
+    stats = torch.load(tmp_path / "set" / "statistics.pth")
+    assert [t.shape for t in stats["weights"]["mean"]] == [(2, 8, 1), (8, 8, 1), (8, 1, 1)]
+    assert [t.shape for t in stats["biases"]["std"]] == [(8, 1), (8, 1), (1, 1)]
+
+    val_start, test_start = json.loads((tmp_path / "nfn" / "split_points.json").read_text())
+    assert (val_start, test_start) == (80, 160)
+    nets = {int(p.stem[3:]): p for p in (tmp_path / "nfn").glob("wsbench_*s/net*.pth")}
+    assert sorted(nets) == list(range(240))
+    assert nets[test_start + 7].parent.name == f"wsbench_{int(data.test.y[7])}s"
+    assert "label" not in torch.load(nets[test_start + 7])
+
+    code, _, err = cli("zoo", "export", *recipe, "--format", "inr-set", "--out", str(tmp_path / "set"))
+    assert code == 2 and "exists and is not an empty folder" in err and (tmp_path / "set" / "splits.json").exists()
+    code, _, err = cli("zoo", "export", *recipe, "--format", "csv", "--out", str(tmp_path / "x"))
+    assert code == 2 and "--format 'csv'" in err

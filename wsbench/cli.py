@@ -193,8 +193,9 @@ def cmd_status(args, reg) -> None:
     print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
 
 
-def zoo_from_args(args, reg):
-    """The zoo of one part of a recipe (the zoo methods' inr_* parameters) on a data set."""
+def zoos_from_args(args, reg):
+    """The zoos of the parts `--part` names (all: train, val and test) of a recipe (the zoo
+    methods' inr_* parameters) on a data set, and the data."""
     from wsbench.zoo.recipe import RECIPE, zoo_specs
     from wsbench.zoo.store import PARTS, Zoo
 
@@ -202,27 +203,50 @@ def zoo_from_args(args, reg):
     data_params = P.resolve(cls, P.parse_assignments(args.data_param, "--data-param"))
     recipe = {key: spec.default for key, spec in RECIPE.items()}
     recipe.update(P.parse_overrides(RECIPE, P.parse_assignments(args.zoo_param, "--zoo-param"), "--zoo-param"))
-    if args.part not in PARTS:
-        raise UserError(f"--part {args.part!r}: choose train, val or test")
+    if args.part not in (*PARTS, "all"):
+        raise UserError(f"--part {args.part!r}: choose train, val, test or all")
     if args.shard_size < 1:
         raise UserError(f"--shard-size {args.shard_size}: expected at least 1")
     data = cls().load(data_root(args.data_root), data_params)
-    spec = dataclasses.replace(zoo_specs(data, recipe, None)[args.part], shard_size=args.shard_size)
-    return Zoo(spec, data_root(args.data_root), getattr(data, args.part), data.modality)
+    specs = zoo_specs(data, recipe, None)
+    parts = PARTS if args.part == "all" else (args.part,)
+    return {part: Zoo(dataclasses.replace(specs[part], shard_size=args.shard_size), data_root(args.data_root),
+                      getattr(data, part), data.modality) for part in parts}, data
 
 
 def cmd_zoo(args, reg) -> None:
     from tqdm import tqdm
 
     from wsbench.core.runner import resolve_device
-    zoo = zoo_from_args(args, reg)
-    if args.action == "fit":
-        require_writable(data_root(args.data_root), DATA_FLAG)
-        shards = P.parse_indices(args.shards, "--shards", zoo.num_shards - 1) if args.shards else None
-        fitted = zoo.fit(shards, resolve_device(args.device),
-                         progress=lambda it, **kw: tqdm(it, disable=None, **kw))
-        print(f"fitted {len(fitted)} shards", file=sys.stderr)
-    print(json.dumps(zoo.info(), indent=2))
+    if args.action == "export":
+        return export_zoo_from_args(args, reg)
+    if args.out or args.format:
+        raise UserError("--out and --format belong to `wsbench zoo export`")
+    args.part = args.part or "train"
+    zoos, _ = zoos_from_args(args, reg)
+    if args.shards and len(zoos) > 1:
+        raise UserError("--shards names the shards of one part: give --part train, val or test")
+    for zoo in zoos.values():
+        if args.action == "fit":
+            require_writable(data_root(args.data_root), DATA_FLAG)
+            shards = P.parse_indices(args.shards, "--shards", zoo.num_shards - 1) if args.shards else None
+            fitted = zoo.fit(shards, resolve_device(args.device),
+                             progress=lambda it, **kw: tqdm(it, disable=None, **kw))
+            print(f"fitted {len(fitted)} shards", file=sys.stderr)
+        print(json.dumps(zoo.info(), indent=2))
+
+
+def export_zoo_from_args(args, reg) -> None:
+    from wsbench.zoo.export import export_zoo
+    if not args.out or not args.format:
+        raise UserError("zoo export needs --format (inr-set or nfn) and --out DIR")
+    if args.part not in (None, "all"):
+        raise UserError("zoo export writes the train, val and test zoos together: leave out --part")
+    args.part = "all"
+    zoos, data = zoos_from_args(args, reg)
+    count = export_zoo(zoos, {part: getattr(data, part).y for part in zoos}, args.format, Path(args.out))
+    print(f"exported {count['train']} train, {count['val']} val and {count['test']} test INRs of {data.name} "
+          f"as {args.format} to {Path(args.out).resolve()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,9 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("zoo", help="fit or inspect an INR zoo (one fitted SIREN per sample)")
-    p.add_argument("action", choices=("fit", "info"))
+    p.add_argument("action", choices=("fit", "info", "export"))
     p.add_argument("--dataset", default="digits")
-    p.add_argument("--part", default="train", help="train, val or test")
+    p.add_argument("--part", default=None, help="train, val, test or all (fit and info: train; export: all)")
     p.add_argument("--zoo-param", action="append", default=[], metavar="KEY=VALUE",
                    help="the zoo methods' recipe parameters: inr_hidden inr_w0 inr_steps inr_lr inr_psnr_stop "
                         "inr_offset inr_init inr_init_scheme inr_views inr_train_limit inr_seed")
@@ -307,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--shards", help="only these shards (for workers): 0-9 or 3,4")
     p.add_argument("--device", default="auto")
+    p.add_argument("--format", help="export: inr-set (DWSNets, neural graphs, ScaleGMN) or nfn")
+    p.add_argument("--out", help="export: a new folder for the exported zoo")
     p.set_defaults(func=cmd_zoo)
 
     p = sub.add_parser("status", help="per run of a sweep: done, failed, running, pending or unknown, with job and log")
