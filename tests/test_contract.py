@@ -114,3 +114,25 @@ def test_the_readme_example_method_passes_the_contract(tmp_path, dirs, cli, monk
     rec = check_contract(reg.methods[name], cli, dirs[1], monkeypatch, ["--dataset", "synthetic"],
                          plugins=(str(folder),))
     assert rec["embeddings"]["width"] == {"projection": 8}  # its head's features, checked and kept
+
+
+# The parameters that set how long a method trains: one step (or epoch) each in the paper-profile test.
+BUDGET = ("epochs", "meta_steps", "head_epochs", "inr_steps", "fit_steps", "evals", "max_iter")
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY.methods))
+def test_paper_profile_takes_a_step_on_the_cpu(name, dirs, cli, monkeypatch, tmp_path):
+    """Every method's `paper` profile (the published configuration, sized for a GPU) runs one
+    step of each stage on tiny data on the CPU, so a typo in it shows here, not in a GPU
+    user's first job."""
+    _, results = dirs
+    cls = REGISTRY.methods[name]
+    budget = [arg for key in BUDGET if key in cls.params for arg in ("--param", f"{key}=1")]
+    data = (["--dataset", "synthetic", "--data-param", "per_class=4"] if "image" in cls.modalities
+            else tiny_shapenet10(cli, tmp_path / "src"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    code, _, err = cli("run", "--method", name, *data, "--profile", "paper", *budget, "--quiet", "--device", "cpu")
+    (rec,) = records(results)
+    assert code == 0 and rec["status"] == "ok", rec.get("error", err)
+    paper = {key: value for key, value in cls.profiles["paper"].items() if key not in BUDGET}
+    assert rec["profile"] == "paper" and {key: rec["params"][key] for key in paper} == paper
