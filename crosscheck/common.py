@@ -113,13 +113,16 @@ def samples_per_second(step: Callable[[torch.Tensor, torch.Tensor], float], weig
 
 
 def report(method: str, args: argparse.Namespace, source: dict, configuration: dict, result: dict,
-           rates: dict[str, float]) -> None:
-    """Print the verdict and write the result file; exit 1 when a tolerance is broken."""
+           rates: dict[str, float], adapter_version: int | None = None) -> None:
+    """Print the verdict and write the result file; exit 1 when a tolerance is broken.
+    `adapter_version`: the version of the method plugin whose rows use the checked network
+    and recipe (None while the adapter still uses another)."""
     ok = result["max_logit_relative_error"] <= LOGIT_RTOL and result["max_loss_difference"] <= LOSS_ATOL
     record = {"method": method, "authors": source, "configuration": configuration, "dtype": "float64",
               "batch": args.batch, "steps": len(result["losses_wsbench"]),
               "tolerances": {"logit_relative": LOGIT_RTOL, "loss_absolute": LOSS_ATOL}, **result,
-              "samples_per_second": {**rates, "measured": "float32, one thread, one run"}, "equal": ok}
+              "samples_per_second": {**rates, "measured": "float32, one thread, one run"}, "equal": ok,
+              "adapter_version": adapter_version}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, record)
     print(f"{method}: logits rel. error {result['max_logit_relative_error']:.2e}, "

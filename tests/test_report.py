@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,22 @@ def test_every_reference_names_a_shipped_method_head_and_variant(registry, tmp_p
     bad.write_text("- {method: m, head: h, dataset: d, protocol: mine, value: 1, source: s}\n")
     with pytest.raises(UserError, match="entry 1: protocol one of dwsnet-set, nfn-set, own"):
         load_references(bad)
+
+
+def test_authors_code_column_says_whether_the_row_runs_the_checked_model(tmp_path):
+    """A row shows `authors' model ✓` only at the adapter version the cross-check covers."""
+    from wsbench.report.authors import cell, load_crosschecks, section
+    doc = {"method": "scalegmn", "equal": True, "adapter_version": 3, "max_logit_relative_error": 6e-16,
+           "max_loss_difference": 4e-16, "steps": 20, "samples_per_second": {"authors": 3.1, "wsbench": 6.0},
+           "authors": {"commit": "9cffd4d4318a"}, "configuration": {"file": "configs/x.yml"}}
+    assert cell(doc, 3) == "authors' model ✓ (3.1 vs 6.0 samples/s)"
+    assert cell(doc, 2).startswith("not this row's network")
+    assert cell({**doc, "equal": False, "max_logit_relative_error": 0.3}, 3).startswith("differs: logits 3.0e-01")
+    assert cell(None, 3) == ""
+    (tmp_path / "crosscheck").mkdir()
+    (tmp_path / "crosscheck" / "scalegmn.json").write_text(json.dumps(doc))
+    assert load_crosschecks(tmp_path) == {"scalegmn": doc}
+    assert "the rows of version 3 use it" in section({"scalegmn": doc})
+    (tmp_path / "crosscheck" / "broken.json").write_text("{")
+    with pytest.raises(UserError, match="broken.json: not a cross-check result"):
+        load_crosschecks(tmp_path)

@@ -97,6 +97,7 @@ def cmd_run(args, reg) -> None:
 def cmd_report(args, reg) -> None:
     from wsbench.cluster.sweepfile import load_sweep
     from wsbench.core.records import load_records
+    from wsbench.report.authors import load_crosschecks, section
     from wsbench.report.figures import figures_for
     from wsbench.report.tables import render
     results = results_dir(args.results)
@@ -126,12 +127,15 @@ def cmd_report(args, reg) -> None:
         planned = [s for s in planned if chosen(s.method, s.dataset)]
         print(f"wrote {write_page(records, results, out, planned, absent)}")
         return
-    print(render(records, args.format, tune=args.tune))
+    crosschecks = load_crosschecks(results)
+    print(render(records, args.format, tune=args.tune, crosschecks=crosschecks))
     if args.format in ("markdown", "plain") and not args.tune:  # latex and csv: one table, for papers and scripts
         from wsbench.report.paired import render_comparisons
         paired = render_comparisons(records, results, args.format)
         if paired:
             print(f"\n{paired}")
+        if args.format == "markdown" and (checks := section(crosschecks)):
+            print(f"\n{checks}")
     if args.figures:
         for record in records:
             for path in figures_for(record, results):

@@ -15,6 +15,7 @@ import pandas as pd
 from wsbench.core.fileio import atomic_write_bytes
 from wsbench.report.figures import figures_for, plt, save_png
 from wsbench.report.paired import NOTE, comparison_table, comparisons
+from wsbench.report.authors import load_crosschecks
 from wsbench.report.tables import aggregate, commit_label, dedupe, display_frame, row_name
 
 STYLE = """
@@ -89,7 +90,7 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
                  f"each counted once).</p>")
     if ok:
         agg = aggregate(records)
-        table = display_frame(agg).drop(columns=["dataset"])
+        table = display_frame(agg, crosschecks=load_crosschecks(results)).drop(columns=["dataset"])
         parts.append(_table(table, "results"))
         plot = cost_plot(agg, dataset, out / f"{dataset}-cost.png")
         parts.append(f"<img alt='cost against accuracy on {html.escape(dataset)}' src='{plot.name}'>")

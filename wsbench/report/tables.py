@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from wsbench.core.errors import Notice, UserError
 from wsbench.core.records import IDENTITY_KEYS
+from wsbench.report import authors
 from wsbench.report.references import compare, differences, match, published
 
 FORMATS = {"markdown": "github", "latex": "latex_booktabs", "plain": "simple"}
@@ -164,7 +165,7 @@ def _pm(mean: float, se: float) -> str:
     return f"{100 * mean:.2f} ± {100 * se:.2f}" if not np.isnan(se) else f"{100 * mean:.2f} ± –"
 
 
-def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
+def display_frame(agg: pd.DataFrame, tune: bool = False, crosschecks: dict[str, dict] | None = None) -> pd.DataFrame:
     out = pd.DataFrame({"dataset": agg.dataset, "method": agg.method, "kind": agg.kind.fillna(""),
                         "profile": agg.profile, "config": agg.config, "head": agg["head"].fillna("")})
     if tune:
@@ -186,10 +187,13 @@ def display_frame(agg: pd.DataFrame, tune: bool = False) -> pd.DataFrame:
     out["INR zoo"] = agg.zoo.fillna("")
     if not tune:
         add_references(out, agg)
+        out["authors' code"] = [authors.cell((crosschecks or {}).get(row.method),
+                                             json.loads(row.key).get("versions", {}).get("method"))
+                                for row in agg.itertuples()]
     out["commits"] = agg.commits.fillna("")
     empty = [c for c in ("test PSNR dB", "test UDF L1", "test Chamfer") if out[c].isna().all()]
-    empty += [c for c in ("kind", "config", "parameters", "INR zoo", "published %", "Δ pts", "differs from paper", "reference")
-              if c in out and not out[c].astype(bool).any()]
+    empty += [c for c in ("kind", "config", "parameters", "INR zoo", "published %", "Δ pts", "differs from paper", "reference",
+                                "authors' code") if c in out and not out[c].astype(bool).any()]
     empty += [c for c in ("of it shared s",) if not (out[c].fillna(0) > 0).any()]
     return out.drop(columns=empty)
 
@@ -209,7 +213,8 @@ def add_references(out: pd.DataFrame, agg: pd.DataFrame) -> None:
         out[name] = values
 
 
-def render(records: list[dict], fmt: str = "markdown", tune: bool = False) -> str:
+def render(records: list[dict], fmt: str = "markdown", tune: bool = False,
+           crosschecks: dict[str, dict] | None = None) -> str:
     """The table of scored runs, or with `tune` the validation table of tuning runs."""
     if fmt not in FORMATS and fmt != "csv":
         raise UserError(f"--format {fmt!r}: choose one of {', '.join([*FORMATS, 'csv'])}")
@@ -217,7 +222,7 @@ def render(records: list[dict], fmt: str = "markdown", tune: bool = False) -> st
     if records and not chosen:
         raise UserError("only tuning runs here; `wsbench report --tune` shows them" if not tune
                         else "no tuning runs here (`wsbench run --tune ...` makes them)")
-    table = display_frame(aggregate(chosen), tune)
+    table = display_frame(aggregate(chosen), tune, crosschecks)
     if fmt == "csv":
         return table.to_csv(index=False)
     table = table.astype(object).where(table.notna(), None)  # tabulate shows None as missing, NaN as "nan"
