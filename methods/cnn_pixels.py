@@ -30,6 +30,7 @@ class CNNPixels(Method):
         "lr": Param(1e-3, "AdamW learning rate (cosine schedule)", above=0),
         "weight_decay": Param(5e-4, "AdamW weight decay", low=0),
     }
+    # paper: no published configuration (a wsbench baseline); the quick network trained three times longer
     profiles = {"quick": {}, "paper": {"epochs": 30}, "smoke": {"width": 4, "epochs": 2}}
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:

@@ -17,6 +17,7 @@ class LogRegPixels(Method):
         "C": Param(1.0, "inverse L2 strength (scikit-learn's C)", above=0),
         "max_iter": Param(200, "L-BFGS iterations", low=1),
     }
+    # paper: no published configuration (a wsbench baseline); its defaults
     profiles = {"quick": {}, "paper": {}, "smoke": {"max_iter": 20}}
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:

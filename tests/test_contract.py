@@ -128,7 +128,8 @@ def test_paper_profile_takes_a_step_on_the_cpu(name, dirs, cli, monkeypatch, tmp
     _, results = dirs
     cls = REGISTRY.methods[name]
     budget = [arg for key in BUDGET if key in cls.params for arg in ("--param", f"{key}=1")]
-    data = (["--dataset", "synthetic", "--data-param", "per_class=4"] if "image" in cls.modalities
+    data = (["--dataset", "synthetic", "--data-param", "per_class=4", "--data-param", "size=4"]
+            if "image" in cls.modalities
             else tiny_shapenet10(cli, tmp_path / "src"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     code, _, err = cli("run", "--method", name, *data, "--profile", "paper", *budget, "--quiet", "--device", "cpu")
