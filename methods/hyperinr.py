@@ -84,6 +84,8 @@ class HyperINR(Method):
         "quick@digits": {"latent_dim": 32, "hyper_hidden": "64", "epochs": 60, "query_fraction": 1.0},
         "smoke": {"latent_dim": 8, "hyper_hidden": "16", "siren_hidden": "8", "epochs": 3, "fit_steps": 5,
                   "head_hidden": "32", "head_epochs": 3},
+        # Qiu, Sonis and Shen (2026, arXiv 2601.23181) published no code and their text gives no settings
+        # beyond a hypernetwork of about 1M parameters: this is wsbench's GPU-sized choice at that size.
         "paper": {"latent_dim": 128, "hyper_hidden": "512,512", "epochs": 200, "fit_steps": 500,
                   "query_fraction": 1.0, "fit_chunk": 1024, "head_epochs": 100, "refit_train": False},
     }
