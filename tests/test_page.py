@@ -101,3 +101,22 @@ def test_chromium_renders_the_tables_and_the_plot(dirs, cli, tmp_path):
     pixels = imread(shot)[..., :3]
     plot_blue = np.linalg.norm(pixels - np.array([31, 119, 180]) / 255, axis=-1) < 0.1  # matplotlib's first colour
     assert plot_blue.sum() > 20  # the plot's markers are on screen: the image loaded and was drawn
+
+
+def test_budget_curves_show_a_longer_tuning_run_with_the_tables_budget_marked(dirs, cli, tmp_path):
+    """A tuning run at twice the table run's epochs draws a curve of validation accuracy against
+    training samples seen; the page and `report --figures` both show it."""
+    from conftest import records
+    from wsbench.report.figures import samples_seen
+    args = ("run", "--method", "flat-mlp", "--dataset", "synthetic", "--profile", "smoke", "--quiet")
+    assert cli(*args)[0] == 0
+    assert cli(*args, "--tune", "--param", "epochs=4")[0] == 0
+    tuned = next(r for r in records(dirs[1]) if r["tune"])
+    assert tuned["metrics"]["train_samples"] == 80 and tuned["metrics"]["train_inrs"] == 80
+    np.testing.assert_allclose(samples_seen(tuned, "weights"), [80, 160, 240, 320])
+    code, _, err = cli("report", "--figures")
+    assert code == 0 and "budget-synthetic.png" in err
+    assert (dirs[1] / "figures" / "budget-synthetic.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = tmp_path / "page"
+    assert cli("report", "--html", str(page))[0] == 0
+    assert "Budget curves" in (page / "index.html").read_text() and (page / "synthetic-budget.png").is_file()

@@ -98,7 +98,7 @@ def cmd_report(args, reg) -> None:
     from wsbench.cluster.sweepfile import load_sweep
     from wsbench.core.records import load_records
     from wsbench.report.authors import load_crosschecks, section
-    from wsbench.report.figures import figures_for
+    from wsbench.report.figures import budget_curves, figures_for
     from wsbench.report.tables import render
     results = results_dir(args.results)
     if args.figures:
@@ -139,6 +139,11 @@ def cmd_report(args, reg) -> None:
     if args.figures:
         for record in records:
             for path in figures_for(record, results):
+                print(f"wrote {path}", file=sys.stderr)
+        for dataset in sorted({r["dataset"] for r in records}):
+            tuning = [r for r in load_records(results) if r.get("tune") and r["dataset"] == dataset]
+            table = [r for r in records if not r.get("tune") and r["dataset"] == dataset]
+            if path := budget_curves(tuning, table, dataset, results / "figures" / f"budget-{dataset}.png"):
                 print(f"wrote {path}", file=sys.stderr)
 
 

@@ -180,7 +180,7 @@ class Runner:
             embeddings.update(checked_embeddings(name, head, sizes))
         if not heads:
             raise ProtocolViolation("the method returned no classifier heads")
-        metrics = dict(out.metrics)
+        metrics = {"train_samples": float(len(data.train.y)), **out.metrics}  # budget curves count samples seen
         if out.reconstruction is not None and not spec.tune:  # a tuning run scores nothing on test
             with ctx.stage("reconstruction_metrics"):
                 scores, figure = reconstruction.score(out.reconstruction, data.test, data.modality, ctx.device,

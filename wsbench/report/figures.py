@@ -3,6 +3,8 @@
 - embeddings: a 2-D PCA of each head's test embeddings (latents, or a classifier's last
   features) coloured by class: is the space the method learned semantic?
 - shapes: input point clouds next to the surfaces recovered from their predicted UDFs
+- budget curves: validation accuracy against training samples seen, of tuning runs trained
+  longer than the table's rows, with the rows' budget marked: is a row converged?
 """
 from __future__ import annotations
 
@@ -48,6 +50,45 @@ def shapes_figure(inputs: np.ndarray, recovered: list[np.ndarray], title: str, p
             ax.set_title(label, fontsize=8)
             ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
     fig.suptitle(title)
+    return save_png(fig, path)
+
+
+def per_epoch(record: dict) -> float:
+    """Training samples of one epoch: the INRs (with their views) of a zoo method, else the
+    training split."""
+    metrics = record.get("metrics", {})
+    return metrics.get("train_inrs", metrics.get("train_samples", np.nan))
+
+
+def samples_seen(record: dict, head: str) -> np.ndarray:
+    """Training samples seen at each validation point of a head's curve; the points are
+    spread evenly over the run's epochs."""
+    points = len(record["heads"][head]["val_curve"])
+    return np.arange(1, points + 1) / points * record["params"]["epochs"] * per_epoch(record)
+
+
+def budget_curves(tune_runs: list[dict], table_runs: list[dict], title: str, path: Path) -> Path | None:
+    """Validation accuracy against training samples seen for each tuning run that has epochs
+    (one line per method and head); a dot where the table's run of that method and head
+    stopped, on the same scale. None when no tuning run has a curve."""
+    stops = {(r["method"], head): r["params"]["epochs"] for r in table_runs
+             if r["status"] == "ok" and "epochs" in r["params"] for head in r["heads"]}
+    lines = [(r, head) for r in tune_runs if r["status"] == "ok" and "epochs" in r["params"]
+             and not np.isnan(per_epoch(r)) for head in r["heads"]]
+    if not lines:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r, head in sorted(lines, key=lambda item: (item[0]["method"], item[1])):
+        x, y = samples_seen(r, head), 100 * np.asarray(r["heads"][head]["val_curve"])
+        label = r["method"] if len(r["heads"]) == 1 else f"{r['method']} {head}"
+        (line,) = ax.plot(x, y, label=f"{label} ({r['params']['epochs']} epochs, seed {r['seed']})")
+        if (epochs := stops.get((r["method"], head))) is not None:  # the table's epochs, on this run's scale
+            stop = epochs * per_epoch(r)
+            ax.plot([stop], [np.interp(stop, x, y)], "o", color=line.get_color(), markersize=7)
+    ax.set(xscale="log", xlabel="training samples seen (log)", ylabel="validation accuracy %",
+           title=f"{title}: validation accuracy against budget (dots: the table's budget)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return save_png(fig, path)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from wsbench.core.fileio import atomic_write_bytes
-from wsbench.report.figures import figures_for, plt, save_png
+from wsbench.report.figures import budget_curves, figures_for, plt, save_png
 from wsbench.report.paired import NOTE, comparison_table, comparisons
 from wsbench.report.authors import load_crosschecks
 from wsbench.report.tables import aggregate, commit_label, dedupe, display_frame, row_name
@@ -81,7 +81,8 @@ def provenance_lines(records: list[dict]) -> list[str]:
             f"Finished: {dates[0]} to {dates[-1]}" if dates else "Finished: —"]
 
 
-def dataset_section(dataset: str, records: list[dict], results: Path, out: Path, planned: list) -> str:
+def dataset_section(dataset: str, records: list[dict], results: Path, out: Path, planned: list,
+                    tuning: list[dict]) -> str:
     parts = [f"<h2 id='{html.escape(dataset)}'>{html.escape(dataset)}</h2>"]
     ok = [r for r in records if r["status"] == "ok"]
     cpu = cpu_time(records)
@@ -94,6 +95,11 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
         parts.append(_table(table, "results"))
         plot = cost_plot(agg, dataset, out / f"{dataset}-cost.png")
         parts.append(f"<img alt='cost against accuracy on {html.escape(dataset)}' src='{plot.name}'>")
+        curves = budget_curves(tuning, ok, dataset, out / f"{dataset}-budget.png")
+        if curves:
+            parts.append("<h3>Budget curves</h3><p class='note'>Validation accuracy of tuning runs (validation "
+                         "only) trained longer than the table's rows; a dot marks the table's budget.</p>"
+                         f"<img alt='budget curves on {html.escape(dataset)}' src='{curves.name}'>")
         reference, found = comparisons(dedupe(records), agg, results)
         if found:
             parts.append(f"<h3>Paired comparisons with {html.escape(reference)}</h3>"
@@ -129,6 +135,7 @@ def write_page(records: list[dict], results: Path, out: Path, planned: list | No
     """Write OUT/index.html and its images; returns the page's path. `planned`: the runs
     the table should hold; `absent`: data sets without a row, and why."""
     planned = planned or []
+    tuning = [r for r in records if r.get("tune")]
     records = [r for r in records if not r.get("tune")]
     out.mkdir(parents=True, exist_ok=True)
     datasets = sorted({r["dataset"] for r in records} | {s.dataset for s in planned})
@@ -138,7 +145,8 @@ def write_page(records: list[dict], results: Path, out: Path, planned: list | No
             "validation; published figures come from the papers, on their own budgets and INR sets (the "
             "column <i>differs from paper</i> names what differs).</p>",
             "<p>" + " · ".join(f"<a href='#{html.escape(d)}'>{html.escape(d)}</a>" for d in datasets) + "</p>"]
-    body += [dataset_section(d, [r for r in records if r["dataset"] == d], results, out, planned) for d in datasets]
+    body += [dataset_section(d, [r for r in records if r["dataset"] == d], results, out, planned,
+                             [r for r in tuning if r["dataset"] == d]) for d in datasets]
     body.append("<h2>Not in this table</h2>")
     if not any(r.get("profile") == "paper" for r in records):
         body.append("<p class='note'>No paper profile (<code>--profile paper</code>, sized for a GPU) was run for "
