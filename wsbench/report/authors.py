@@ -52,7 +52,9 @@ def section(docs: dict[str, dict]) -> str:
         source = doc["authors"]
         used = (f"the rows of version {doc['adapter_version']} use it" if doc.get("adapter_version") is not None
                 else "the adapter's rows do not use it yet")
-        lines.append(f"- **{method}** ({doc['configuration'].get('file', 'configuration in the result file')} "
+        files = doc["configuration"].get("file") or doc["configuration"].get("files") or "see the result file"
+        files = ", ".join(files) if isinstance(files, list) else files
+        lines.append(f"- **{method}** ({files} "
                      f"at {(source.get('commit') or 'unknown commit')[:7]}): logits rel. error "
                      f"{doc['max_logit_relative_error']:.1e}, {doc['steps']}-step losses within "
                      f"{doc['max_loss_difference']:.1e} -> {'equal' if doc['equal'] else 'DIFFERENT'}; "
