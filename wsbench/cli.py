@@ -140,8 +140,9 @@ def cmd_report(args, reg) -> None:
         for record in records:
             for path in figures_for(record, results):
                 print(f"wrote {path}", file=sys.stderr)
+        tuning_runs = [r for r in load_records(results) if r.get("tune")]  # a sweep's filter leaves them out
         for dataset in sorted({r["dataset"] for r in records}):
-            tuning = [r for r in load_records(results) if r.get("tune") and r["dataset"] == dataset]
+            tuning = [r for r in tuning_runs if r["dataset"] == dataset]
             table = [r for r in records if not r.get("tune") and r["dataset"] == dataset]
             if path := budget_curves(tuning, table, dataset, results / "figures" / f"budget-{dataset}.png"):
                 print(f"wrote {path}", file=sys.stderr)

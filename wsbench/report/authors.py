@@ -46,7 +46,7 @@ def section(docs: dict[str, dict]) -> str:
     lines = ["## The authors' code", "",
              "Each check builds the authors' model from their checkout, converts its parameters into "
              "wsbench's and compares, in float64 on wsbench's digits INRs, the logits and the losses of "
-             f"training steps taken by both codes (`python -m crosscheck.<method> PATH`). Rates: training "
+             "training steps taken by both codes (`python -m crosscheck.<method> PATH`). Rates: training "
              "samples per second in float32 on one thread, both measured in the same run.", ""]
     for method, doc in sorted(docs.items()):
         source = doc["authors"]

@@ -82,7 +82,7 @@ def provenance_lines(records: list[dict]) -> list[str]:
 
 
 def dataset_section(dataset: str, records: list[dict], results: Path, out: Path, planned: list,
-                    tuning: list[dict]) -> str:
+                    tuning: list[dict], crosschecks: dict[str, dict]) -> str:
     parts = [f"<h2 id='{html.escape(dataset)}'>{html.escape(dataset)}</h2>"]
     ok = [r for r in records if r["status"] == "ok"]
     cpu = cpu_time(records)
@@ -91,7 +91,7 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
                  f"each counted once).</p>")
     if ok:
         agg = aggregate(records)
-        table = display_frame(agg, crosschecks=load_crosschecks(results)).drop(columns=["dataset"])
+        table = display_frame(agg, crosschecks=crosschecks).drop(columns=["dataset"])
         parts.append(_table(table, "results"))
         plot = cost_plot(agg, dataset, out / f"{dataset}-cost.png")
         parts.append(f"<img alt='cost against accuracy on {html.escape(dataset)}' src='{plot.name}'>")
@@ -145,8 +145,9 @@ def write_page(records: list[dict], results: Path, out: Path, planned: list | No
             "validation; published figures come from the papers, on their own budgets and INR sets (the "
             "column <i>differs from paper</i> names what differs).</p>",
             "<p>" + " · ".join(f"<a href='#{html.escape(d)}'>{html.escape(d)}</a>" for d in datasets) + "</p>"]
+    crosschecks = load_crosschecks(results)
     body += [dataset_section(d, [r for r in records if r["dataset"] == d], results, out, planned,
-                             [r for r in tuning if r["dataset"] == d]) for d in datasets]
+                             [r for r in tuning if r["dataset"] == d], crosschecks) for d in datasets]
     body.append("<h2>Not in this table</h2>")
     if not any(r.get("profile") == "paper" for r in records):
         body.append("<p class='note'>No paper profile (<code>--profile paper</code>, sized for a GPU) was run for "

@@ -86,14 +86,12 @@ def _write_inr_set(tmp: Path, final: Path, layout: SirenLayout, loaded: dict, la
         splits[part] = {"path": paths, "label": [int(y) for y in labels[part]]}
     (tmp / "splits.json").write_text(json.dumps(splits) + "\n")
     (tmp / "paths.json").write_text(json.dumps({part: splits[part]["path"] for part in PARTS}) + "\n")
-    train = [state_dict(layout, flat) for flat in loaded["train"]["weights"]]
-    stats = {}
-    for kind, group in (("weight", "weights"), ("bias", "biases")):
-        # the authors' loaders hold a weight as (in, out, 1) and a bias as (out, 1)
-        stacked = [torch.stack([sd[key] for sd in train]) for key in train[0] if key.endswith(kind)]
-        shaped = [t.transpose(1, 2)[..., None] if kind == "weight" else t[..., None] for t in stacked]
-        stats[group] = {"mean": [t.mean(0) for t in shaped], "std": [t.std(0) for t in shaped]}
-    torch.save(stats, tmp / "statistics.pth")
+    # the authors' loaders hold a weight as (in, out, 1) and a bias as (out, 1)
+    layers = layout.unflatten(torch.from_numpy(loaded["train"]["weights"]))
+    weights = [w.transpose(1, 2)[..., None] for w, _ in layers]
+    biases = [b[..., None] for _, b in layers]
+    torch.save({group: {"mean": [t.mean(0) for t in tensors], "std": [t.std(0) for t in tensors]}
+                for group, tensors in (("weights", weights), ("biases", biases))}, tmp / "statistics.pth")
 
 
 def _write_nfn(tmp: Path, final: Path, layout: SirenLayout, loaded: dict, labels: dict) -> None:
