@@ -10,21 +10,26 @@ its forward function, so the check covers it too.
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import subprocess
 import sys
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from wsbench.core.contracts import Split
+from wsbench.core.discovery import discover
 from wsbench.core.fileio import atomic_write_json
+from wsbench.core.params import resolve
+from wsbench.core.paths import plugin_dirs
 from wsbench.inr.fit import fit_in_chunks
 from wsbench.inr.fields import Field
 from wsbench.inr.siren import SirenLayout, pixel_grid
-from wsbench.zoo.recipe import QUICK_ZOO
+from wsbench.zoo.recipe import QUICK_ZOO, RECIPE
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "reference" / "crosscheck"
 LOGIT_RTOL, LOSS_ATOL, STEPS = 1e-6, 1e-5, 20
@@ -49,21 +54,64 @@ def checkout(path: Path) -> dict[str, str | None]:
     return {"path": str(path.resolve()), "commit": done.stdout.strip() or None}
 
 
+def digits_train() -> Split:
+    """wsbench's digits training split as its data-set plugin loads it: images (N, 8, 8, 1)."""
+    registry = discover(plugin_dirs(Path(__file__).resolve().parents[1], []))
+    cls = registry.dataset("digits")
+    return cls().load(Path(), resolve(cls, {})).train
+
+
 def wsbench_inrs(n: int, seed: int = 0) -> tuple[SirenLayout, torch.Tensor, torch.Tensor]:
     """n INRs of scikit-learn's digits (the first n training images of wsbench's split),
     fitted by the quick zoo recipe (DWSNet's initialisation and +0.5 offset, 400 Adam
     steps): the layout, the flat weights in float64 (n, P) and the labels."""
-    from sklearn.datasets import load_digits
-    from wsbench.data.splits import read_split
-    split, _ = read_split(Path(__file__).resolve().parents[1] / "datasets" / "splits" / "digits.json")
-    bunch = load_digits()
-    idx = split["train"][:n]
-    images = torch.from_numpy(bunch.images[idx] / 16.0).float().reshape(n, 64, 1)
+    train = digits_train()
+    images = train.x[:n].reshape(n, 64, 1)
     layout = SirenLayout((2, 32, 32, 1))
     init = layout.init(n, torch.Generator().manual_seed(seed), scheme=QUICK_ZOO["inr_init_scheme"])
     weights, _ = fit_in_chunks(layout, Field(pixel_grid(8, 8), images, "mse"), init, QUICK_ZOO["inr_steps"],
-                               5e-4, offset=QUICK_ZOO["inr_offset"])
-    return layout, weights.double(), torch.from_numpy(bunch.target[idx]).long()
+                               RECIPE["inr_lr"].default, offset=QUICK_ZOO["inr_offset"])
+    return layout, weights.double(), train.y[:n].long()
+
+
+class EmptyModule(types.ModuleType):
+    """A stand-in for a module an authors' import pulls in but the checked path never uses:
+    any attribute is another empty module, and calling one returns one."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return EmptyModule(name)
+
+    def __call__(self, *args, **kwargs):
+        return EmptyModule("result")
+
+
+def stand_in(*names: str, always: bool = False) -> None:
+    """Empty modules for these names: where they cannot be imported, or `always` (a module of
+    the checkout whose own imports need what is not installed)."""
+    for name in names:
+        if not always:
+            try:
+                importlib.import_module(name)
+                continue
+            except ImportError:
+                pass
+        sys.modules[name] = EmptyModule(name)
+
+
+def without_verbose(warmup_class: type) -> type:
+    """The authors' warm-up scheduler (ScaleGMN's and the neural graphs' share one shape) built
+    without the `verbose` argument their __init__ passes, which torch 2.13's LRScheduler no
+    longer takes; their schedule (get_lr) is theirs, untouched."""
+    from torch.optim.lr_scheduler import LRScheduler
+
+    class Warmup(warmup_class):
+        def __init__(self, optimizer, warmup_steps=10000):
+            self.warmup_steps = warmup_steps
+            LRScheduler.__init__(self, optimizer)
+
+    return Warmup
 
 
 @dataclass

@@ -12,26 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 from pathlib import Path
 
 import torch
 
+from crosscheck.common import stand_in
+
 IMAGE_LIBRARIES = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional",
                    "torchvision.datasets", "cv2")
 FORMAT_OF = {"dwsnets": "inr-set", "neural_graphs": "inr-set", "scalegmn": "inr-set", "nfn": "nfn"}
-
-
-class EmptyModule(types.ModuleType):
-    """Any attribute is another empty module; calling one returns one."""
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return EmptyModule(name)
-
-    def __call__(self, *args, **kwargs):
-        return EmptyModule("result")
 
 
 def use_checkout(path: Path) -> None:
@@ -55,12 +44,11 @@ def exported(export: Path, part: str) -> list[torch.Tensor]:
     """The flat weights of one part as wsbench wrote them, in the part's order."""
     if (export / "splits.json").exists():
         paths = json.loads((export / "splits.json").read_text())[part]["path"]
-    else:
-        start = dict(zip(("val", "test"), json.loads((export / "split_points.json").read_text())))
+    else:  # nfn: net<index>.pth, the indices counting train, val and test in turn
+        count = json.loads((export / "wsbench.json").read_text())["count"]
+        first = sum(count[p] for p in ("train", "val", "test")[:("train", "val", "test").index(part)])
         nets = {int(p.stem[3:]): p for p in export.glob("wsbench_*s/net*.pth")}
-        first = start.get(part, 0)
-        paths = [nets[i] for i in sorted(nets) if first <= i < first + len(nets)
-                 and all(i < s or s <= first for s in start.values())]
+        paths = [nets[i] for i in range(first, first + count[part])]
     return [torch.cat([v.flatten() for k, v in torch.load(p).items() if k != "label"]) for p in paths]
 
 
@@ -93,11 +81,7 @@ def main() -> None:
     if wrong := [k for k in given if FORMAT_OF[k] != fmt]:
         parser.error(f"--{wrong[0].replace('_', '-')} reads the {FORMAT_OF[wrong[0]]} format; {export} is {fmt}")
     if args.stub_missing:
-        for name in IMAGE_LIBRARIES:
-            try:
-                __import__(name)
-            except ImportError:
-                sys.modules[name] = EmptyModule(name)
+        stand_in(*IMAGE_LIBRARIES)
     in_out = lambda b: (flat(b.weights, b.biases, "in-out"), b.label)  # noqa: E731
     results = []
     if args.dwsnets:

@@ -25,12 +25,12 @@ import io
 import sys
 import types
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from crosscheck.common import STEPS, Side, arguments, checkout, compare, report, samples_per_second
+from crosscheck.common import (STEPS, Side, arguments, checkout, compare, digits_train, report,
+                               samples_per_second, stand_in)
 from wsbench.models.mwt_transformer import EndToEndMWT, draw_pixels, pixel_targets
 from wsbench.train.onecycle import OneCycleOptimisation
 
@@ -40,22 +40,15 @@ SUBSET_STEPS = 4  # training steps of the half-pixel run
 
 def digits(n: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The first n training images of wsbench's digits split (n, 8, 8, 1) in [0, 1] as wsbench
-    loads them, their labels, and the size of the training split."""
-    from sklearn.datasets import load_digits
-    from wsbench.data.splits import read_split
-    split, _ = read_split(Path(__file__).resolve().parents[1] / "datasets" / "splits" / "digits.json")
-    bunch = load_digits()
-    idx = split["train"][:n]
-    images = torch.from_numpy(bunch.images[idx] / 16.0).reshape(n, SIZE, SIZE, 1)
-    return images, torch.from_numpy(bunch.target[idx]).long(), len(split["train"])
+    loads them (float64), their labels, and the size of the training split."""
+    train = digits_train()
+    return train.x[:n].double(), train.y[:n].long(), len(train.y)
 
 
 def authors_modules(subsample: float) -> tuple[types.ModuleType, dict]:
     """The authors' train.py as a module, and their configuration: tconfig's defaults (the
     MWT configuration) on the CPU without autocast, completed as datasets.py does for MNIST."""
-    for name in ("wandb", "datasets"):
-        sys.modules.setdefault(name, types.ModuleType(name))
-    sys.modules["datasets"].fetch_dataset = sys.modules["datasets"].unpack = None
+    stand_in("wandb", "datasets", always=True)  # their datasets.py imports torchvision
     import siren_model
     import tconfig
     import train

@@ -19,7 +19,8 @@ import types
 
 import torch
 
-from crosscheck.common import Side, arguments, checkout, compare, report, samples_per_second, wsbench_inrs
+from crosscheck.common import (Side, arguments, checkout, compare, report, samples_per_second, stand_in,
+                               without_verbose, wsbench_inrs)
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.neural_graph_pna import NeuralGraphPNA, broadcast_layer_statistics
 from wsbench.train.optim import Optimisation
@@ -39,10 +40,7 @@ def load_authors(path):
     """Their config, their classes; the two import shims described above."""
     sys.modules.setdefault("torch_geometric.utils.trim_to_layer",
                            importlib.import_module("torch_geometric.utils._trim_to_layer"))
-    try:
-        importlib.import_module("torchvision")
-    except ImportError:
-        sys.modules["torchvision"] = types.ModuleType("torchvision")
+    stand_in("torchvision")
     from hydra import compose, initialize_config_dir
     with initialize_config_dir(config_dir=str(path.resolve() / CONFIG_DIR), version_base=None):
         return compose("base", overrides=OVERRIDES)
@@ -78,13 +76,8 @@ def as_authors_batch(layout: SirenLayout, flat: torch.Tensor):
 
 def sides(cfg, layout: SirenLayout, dtype: torch.dtype) -> tuple[Side, Side, dict]:
     from hydra.utils import instantiate
-    from torch.optim.lr_scheduler import LRScheduler
     from experiments.lr_scheduler import WarmupLRScheduler
-
-    class Warmup(WarmupLRScheduler):
-        def __init__(self, optimizer, warmup_steps):  # theirs passes verbose=, gone in torch 2.13
-            self.warmup_steps = warmup_steps
-            LRScheduler.__init__(self, optimizer)
+    Warmup = without_verbose(WarmupLRScheduler)
 
     torch.manual_seed(SEED)
     theirs = instantiate(cfg.model, layer_layout=list(layout.widths)).to(dtype).train()

@@ -16,7 +16,6 @@ the check builds it without that argument, its get_lr untouched.
 """
 from __future__ import annotations
 
-import importlib
 import io
 import math
 import sys
@@ -26,7 +25,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from crosscheck.common import Side, arguments, checkout, compare, report, samples_per_second, wsbench_inrs
+from crosscheck.common import (Side, arguments, checkout, compare, report, samples_per_second, stand_in,
+                               without_verbose, wsbench_inrs)
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.canonical import fold_phases
 from wsbench.models.scalegmn_b import ScaleGMNB
@@ -41,28 +41,14 @@ MLP = {"fc.0": "0", "ln.0": "1", "fc.1": "4"}
 def load_authors(path: Path, layout: SirenLayout, num_classes: int) -> dict:
     """Their configuration as their training script completes it (overwrite_conf), with
     dropout off, wsbench's layout and class count; the import shims described above."""
-    for name, attrs in (("nfn", {}), ("nfn.common", {"state_dict_to_tensors": None, "WeightSpaceFeatures": None}),
-                        ("torchvision", {}), ("torchvision.utils", {"save_image": None}),
-                        ("rff", {}), ("rff.layers", {"GaussianEncoding": None, "PositionalEncoding": None})):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            sys.modules[name] = types.ModuleType(name)
-            sys.modules[name].__dict__.update(attrs)
+    stand_in("nfn", "nfn.common", "torchvision", "torchvision.utils", "rff", "rff.layers")
     data = types.ModuleType("src.data")
     data.__path__ = [str(path.resolve() / "src" / "data")]
     sys.modules["src.data"] = data
     sys.path.insert(0, str(path.resolve() / "src" / "phase_canonicalization"))  # shift_params imports test_inr
     from src.utils import optim
     from src.utils.helpers import overwrite_conf
-    from torch.optim.lr_scheduler import LRScheduler
-
-    class WarmupLRScheduler(optim.WarmupLRScheduler):
-        def __init__(self, optimizer, warmup_steps=10000):  # theirs passes verbose=, gone in torch 2.13
-            self.warmup_steps = warmup_steps
-            LRScheduler.__init__(self, optimizer)
-
-    optim.WarmupLRScheduler = WarmupLRScheduler  # what their setup_optimization builds
+    optim.WarmupLRScheduler = without_verbose(optim.WarmupLRScheduler)  # what their setup_optimization builds
     conf = yaml.safe_load((path / CONFIG).read_text())
     conf["scalegmn_args"]["gnn_args"]["dropout"] = 0.0  # dropout_all copies it into every MLP
     conf = overwrite_conf(conf, {})
