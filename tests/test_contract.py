@@ -97,17 +97,17 @@ def test_built_in_data_set_fingerprint(name, tmp_path, request):
     assert known == entry, f"{name} loads different data at version {cls.version}: bump its version"
 
 
-def readme_example() -> str:
-    """The complete example method of the README: the code block after its marker."""
-    text = (ROOT / "README.md").read_text()
+def documented_example() -> str:
+    """The complete example method of the manual (docs/adding-a-method.md): the code block after its marker."""
+    text = (ROOT / "docs" / "adding-a-method.md").read_text()
     after = text.split("<!-- example method: tests/test_contract.py runs it -->", 1)[1]
     return after.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_readme_example_method_passes_the_contract(tmp_path, dirs, cli, monkeypatch):
+def test_the_documented_example_method_passes_the_contract(tmp_path, dirs, cli, monkeypatch):
     folder = tmp_path / "plugins"
     folder.mkdir()
-    (folder / "example.py").write_text(readme_example())
+    (folder / "example.py").write_text(documented_example())
     reg = discover_all(str(folder))
     assert not reg.broken, reg.broken
     (name,) = set(reg.methods) - set(REGISTRY.methods)
