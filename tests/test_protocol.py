@@ -11,6 +11,7 @@ from conftest import ROOT, discover_all, records
 from wsbench.core.contracts import HeadResult
 from wsbench.core.errors import ProtocolViolation
 from wsbench.core.protocol import EMBEDDING_WIDTH, checked_embeddings
+from wsbench.core.records import NOT_KEPT
 from wsbench.report.tables import aggregate
 
 TOY = str(ROOT / "tests" / "plugins")
@@ -198,6 +199,33 @@ def test_a_run_keeps_each_heads_embeddings_and_verify_checks_them(dirs, cli):
     rec_path.write_text(json.dumps({**rec, "embeddings": {**rec["embeddings"], "sha256": sha256_file(path)}}))
     code, out, _ = cli("verify")
     assert code == 1 and "head 'pixels': val embeddings of shape (79, 8), expected (80, 8)" in out
+
+
+def test_only_seed_0_keeps_its_embeddings_file_and_verify_holds_each_record_to_its_own(dirs, cli):
+    _, results = dirs
+    assert cli("run", "--method", "cnn-pixels", "--dataset", "synthetic", "--profile", "smoke", "--quiet",
+               "--seeds", "2")[0] == 0
+    zero, one = sorted(records(results), key=lambda r: r["seed"])
+    assert zero["embeddings"]["file"] == f"embeddings/{zero['run_id']}.npz"
+    assert one["embeddings"] == {"file": None, "width": {"pixels": 8}, "note": NOT_KEPT}
+    assert [p.name for p in (results / "embeddings").iterdir()] == [f"{zero['run_id']}.npz"]
+    assert [p.name for p in (results / "figures").iterdir()] == [f"{zero['run_id']}-pixels-embeddings.png"]
+    assert cli("verify")[0] == 0
+    code, _, err = cli("similarity", "--dataset", "synthetic", "--seed", "1")
+    assert code == 2 and "only seed 0's runs keep them" in err and "Traceback" not in err
+
+    def verify_with(rec: dict, embeddings) -> tuple[int, str]:
+        (results / "runs" / f"{rec['run_id']}.json").write_text(json.dumps({**rec, "embeddings": embeddings}))
+        return cli("verify")[:2]
+    named = f"embeddings/{one['run_id']}.npz"  # a seed-1 record that names a file is held to its checksum
+    shutil.copyfile(results / zero["embeddings"]["file"], results / named)
+    code, out = verify_with(one, {**zero["embeddings"], "file": named, "sha256": "0" * 64})
+    assert code == 1 and f"embeddings file {results / named} does not match its checksum" in out
+    code, out = verify_with(one, {"file": named, "width": {"pixels": 8}})
+    assert code == 1 and "embeddings entry names file 'embeddings/" in out and "without a sha256" in out
+    assert verify_with(one, one["embeddings"])[0] == 0
+    code, out = verify_with(zero, one["embeddings"])  # seed 0 must keep its file
+    assert code == 1 and "names no embeddings file, but seed 0's runs keep theirs" in out
 
 
 def test_wide_embeddings_are_kept_as_their_leading_principal_components():

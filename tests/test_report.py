@@ -128,3 +128,18 @@ def test_authors_code_column_says_whether_the_row_runs_the_checked_model(tmp_pat
     (tmp_path / "crosscheck" / "broken.json").write_text("{")
     with pytest.raises(UserError, match="broken.json: not a cross-check result"):
         load_crosschecks(tmp_path)
+
+
+def test_a_figure_is_a_full_size_palette_png_of_at_most_150_kb(tmp_path):
+    """The heaviest figure the reports draw, a PCA scatter of 10000 test samples in 20
+    classes, stays small enough to commit with the results."""
+    from PIL import Image
+
+    from wsbench.report.figures import latent_pca
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 20, 10_000)
+    path = latent_pca(rng.normal(size=(10_000, 8)) + 0.3 * y[:, None], y, "10000 samples", tmp_path / "pca.png")
+    assert path.stat().st_size <= 150_000
+    with Image.open(path) as image:
+        assert image.mode == "P" and image.size[0] > 600  # a palette image at 120 dpi, not a thumbnail
+        assert len(image.getcolors()) > 32  # the classes' colours and their blends survive

@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("similarity", help="which methods learn the same thing: debiased CKA and the hypernetwork "
                                           "score of the embeddings kept by one seed's runs")
     p.add_argument("--dataset", default="digits", help="the data set whose runs to compare (default digits)")
-    p.add_argument("--seed", type=int, default=0, help="the run seed whose records to compare (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the run seed whose records to compare (default 0, the one seed whose runs keep embeddings)")
     p.add_argument("--restarts", type=int, default=3, help="hypernetworks to average the score over (default 3)")
     p.add_argument("--out", metavar="DIR", help="where the CSV and PNG files go (default "
                                                 "RESULTS/similarity/<data set>-seed<S>)")

@@ -3,7 +3,7 @@ per-sample predictions beside it and the labels they were scored against.
 
     RESULTS/runs/<run id>.json             the record
     RESULTS/predictions/<run id>.npz       validation predictions of every epoch, test of the selected one
-    RESULTS/embeddings/<run id>.npz        each head's validation and test embeddings (float16)
+    RESULTS/embeddings/<run id>.npz        each head's validation and test embeddings (float16), seed 0 only
     RESULTS/labels/<data set>-<sha>.npz    the validation and test labels, stored once per content
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def record_problem(doc: Any) -> str | None:
     if doc["status"] == "ok" and (not isinstance(heads, dict) or not heads
                                   or not all(isinstance(h, dict) and "val_acc" in h for h in heads.values())):
         return "an ok record without scored heads"
-    return None
+    return embeddings_problem(doc.get("embeddings"))
 
 
 def load_records(results: Path) -> list[dict]:
@@ -127,16 +127,44 @@ def write_predictions(results: Path, rid: str, kept: dict[str, np.ndarray]) -> d
     return {"file": name, "sha256": sha256_bytes(data)}
 
 
-def write_embeddings(results: Path, rid: str, kept: dict[str, np.ndarray]) -> dict | None:
-    """Store a run's per-sample embeddings ("<split>:<head>" -> float16 (N, D)); returns the
-    record's entry (path, checksum and each head's width), None when no head keeps any."""
+# The one seed whose table runs store their embeddings: the figures and `wsbench similarity`
+# read no other, and every seed's files would make most of a repository that keeps its results.
+EMBEDDINGS_SEED = 0
+NOT_KEPT = f"not kept: only seed {EMBEDDINGS_SEED}'s runs keep their embeddings (figures, wsbench similarity)"
+
+
+def keeps_embeddings(seed: int, tune: bool) -> bool:
+    """Whether a run stores its embeddings file (tuning runs feed neither figures nor similarity)."""
+    return seed == EMBEDDINGS_SEED and not tune
+
+
+def write_embeddings(results: Path, rid: str, kept: dict[str, np.ndarray], keep: bool) -> dict | None:
+    """Store a run's per-sample embeddings ("<split>:<head>" -> float16 (N, D)) where `keep`;
+    returns the record's entry: path, checksum and each head's width, or, not kept, the
+    widths with file None and why; None when no head has any."""
     if not kept:
         return None
+    width = {key.split(":", 1)[1]: int(a.shape[1]) for key, a in kept.items() if key.startswith("val:")}
+    if not keep:
+        return {"file": None, "width": width, "note": NOT_KEPT}
     data = _npz(kept)
     name = f"embeddings/{rid}.npz"
     atomic_write_bytes(results / name, data)
-    return {"file": name, "sha256": sha256_bytes(data),
-            "width": {key.split(":", 1)[1]: int(a.shape[1]) for key, a in kept.items() if key.startswith("val:")}}
+    return {"file": name, "sha256": sha256_bytes(data), "width": width}
+
+
+def embeddings_problem(entry: Any) -> str | None:
+    """Why a record's `embeddings` entry is none of: null (no head has any), a kept file
+    (file, sha256, width) or one not kept (file null, width)."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("width"), dict):
+        return f"embeddings entry {entry!r} has no width per head"
+    if entry.get("file") is None:
+        return None
+    if not isinstance(entry["file"], str) or not isinstance(entry.get("sha256"), str):
+        return f"embeddings entry names file {entry['file']!r} without a sha256"
+    return None
 
 
 def code_version() -> dict[str, Any]:

@@ -20,9 +20,9 @@ from wsbench.core.discovery import Registry
 from wsbench.core.lock import RunLock
 from wsbench.core.errors import ProtocolViolation, UserError
 from wsbench.core.protocol import checked_embeddings, score_head, seed_everything
-from wsbench.core.records import (SCHEMA_VERSION, provenance, read_record, record_path, record_problem, run_id,
-                                  run_identity,
-                             write_embeddings, write_labels, write_predictions, write_record)
+from wsbench.core.records import (SCHEMA_VERSION, keeps_embeddings, provenance, read_record, record_path,
+                                  record_problem, run_id, run_identity, write_embeddings, write_labels,
+                                  write_predictions, write_record)
 from wsbench.core.worker import run_in_process
 
 
@@ -190,7 +190,8 @@ class Runner:
                 ctx.keep_arrays("shapes", **figure)
         return {"heads": heads, "metrics": metrics, "num_params": out.num_params,
                 "predictions": write_predictions(self.results, spec.run_id, kept),
-                "embeddings": write_embeddings(self.results, spec.run_id, embeddings),
+                "embeddings": write_embeddings(self.results, spec.run_id, embeddings,
+                                               keeps_embeddings(spec.seed, spec.tune)),
                 "labels": write_labels(self.results, spec.dataset, y_val, y_test)}
 
 

@@ -2,7 +2,8 @@
 
 For each record under RESULTS/runs: its identity hashes to its name and no other
 record claims the same identity and seed; its predictions file matches its
-checksum, and so does its embeddings file (one row per sample); the labels it was
+checksum, and so does its embeddings file (one row per sample; seed 0's table runs must
+keep one where they have embeddings, the others may leave it out); the labels it was
 scored against match the prepared data at the data root (or, where that data set
 is not prepared here, the stored labels file);
 the data and split checksums match the data root; and the epoch choice and every
@@ -19,7 +20,7 @@ from wsbench.core.discovery import Registry
 from wsbench.core.errors import DataNotPrepared, UserError
 from wsbench.core.fileio import sha256_file
 from wsbench.core.protocol import accuracy, select_epoch
-from wsbench.core.records import IDENTITY_KEYS, labels_sha, record_problem, run_id
+from wsbench.core.records import IDENTITY_KEYS, keeps_embeddings, labels_sha, record_problem, run_id
 
 
 class _Labels:
@@ -104,9 +105,15 @@ def check_record(path: Path, record: dict, results: Path, labels: _Labels) -> li
 
 def embedding_problems(where: str, record: dict, results: Path, sizes: dict[str, int]) -> list[str]:
     """The embeddings file, where the record has one: its checksum, and per head an array
-    of the recorded width with one row per sample for each split in `sizes`."""
+    of the recorded width with one row per sample for each split in `sizes`; a run that
+    should keep its file (seed 0, not tuning) and names none is a problem too."""
     entry = record.get("embeddings")
     if entry is None:
+        return []
+    if entry["file"] is None:
+        if keeps_embeddings(record["seed"], bool(record.get("tune"))):
+            return [f"{where}: names no embeddings file, but seed {record['seed']}'s runs keep theirs "
+                    "(the figures and wsbench similarity read them)"]
         return []
     path = results / entry["file"]
     if not path.is_file():

@@ -16,18 +16,38 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from wsbench.core.fileio import atomic_write_bytes  # noqa: E402
 
+# Figures are committed with the reference table, so each stays small: a palette of at most
+# 128 colours (fewer only where a figure would still be larger than this) looks the same as
+# matplotlib's full-colour PNG of a scatter of thousands of translucent points at a third of its size.
+MAX_PNG_BYTES = 150_000
+PALETTES = (128, 64, 32, 16)
+
 
 def save_png(fig, path: Path) -> Path:
-    """Write a figure as a PNG, atomically, and close it (every figure of the reports)."""
+    """Write a figure as a small PNG (`small_png`), atomically, and close it (every figure of the reports)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, small_png(buffer.getvalue()))
     return path
+
+
+def small_png(png: bytes) -> bytes:
+    """An opaque PNG as an optimised palette PNG: the largest palette of PALETTES that fits
+    MAX_PNG_BYTES, or the smallest palette where none does."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    for colours in PALETTES:
+        out = io.BytesIO()
+        image.quantize(colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+            out, format="png", optimize=True)
+        if out.tell() <= MAX_PNG_BYTES:
+            break
+    return out.getvalue()
 
 
 def latent_pca(z: np.ndarray, y: np.ndarray, title: str, path: Path) -> Path:
@@ -99,7 +119,7 @@ def figures_for(record: dict, results: Path) -> list[Path]:
     out = results / "figures"
     title = f"{record['method']} on {record['dataset']}, seed {record['seed']}"
     written = []
-    if (entry := record.get("embeddings")) and not record.get("tune"):
+    if (entry := record.get("embeddings")) and entry["file"] and not record.get("tune"):
         with np.load(results / entry["file"]) as f, np.load(results / record["labels"]["file"]) as labels:
             for head in entry["width"]:
                 written.append(latent_pca(f[f"test:{head}"].astype(np.float32), labels["test"],

@@ -28,6 +28,7 @@ from torch import nn
 from wsbench.core.errors import Notice, UserError
 from wsbench.core.fileio import atomic_write_bytes
 from wsbench.core.protocol import principal_components
+from wsbench.core.records import EMBEDDINGS_SEED
 from wsbench.report.figures import plt, save_png
 from wsbench.report.tables import config_labels, dedupe, row_name
 
@@ -155,12 +156,13 @@ def heatmap(matrix: np.ndarray, names: list[str], title: str, path: Path) -> Pat
 def embeddings_of(records: list[dict], results: Path) -> tuple[dict, dict, int]:
     """(val, test, number of classes): row name -> (embeddings, labels) of every head of the
     records that keep embeddings, all scored against the same labels (the most common)."""
-    keep = [r for r in records if r.get("embeddings")]
+    keep = [r for r in records if (r.get("embeddings") or {}).get("file")]
     groups: dict[str, list[dict]] = {}
     for r in keep:
         groups.setdefault(r["labels"]["file"], []).append(r)
     if not groups:
-        raise UserError("no run records with embeddings here (runs of wsbench before record schema 3 keep none)")
+        raise UserError(f"no run records with embeddings here (only seed {EMBEDDINGS_SEED}'s runs keep them; "
+                        "runs of wsbench before record schema 3 keep none)")
     labels_file, chosen = max(groups.items(), key=lambda item: len(item[1]))
     if dropped := [r for g, rs in groups.items() if g != labels_file for r in rs]:
         warnings.warn(f"left out {len(dropped)} record(s) scored on other samples: "
