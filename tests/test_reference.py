@@ -20,3 +20,8 @@ def test_reference_readme_is_what_the_report_prints(dirs, cli):
     readme = REFERENCE / "README.md"
     assert readme.read_text() == out, (f"{readme} is stale: regenerate it with `wsbench --results "
                                        "results/reference report --format markdown > results/reference/README.md`")
+
+
+def test_reference_figures_are_at_most_150_kb():
+    figures = sorted(REFERENCE.rglob("*.png"))  # figures/ and similarity/
+    assert figures and not [f"{p.name}: {p.stat().st_size} bytes" for p in figures if p.stat().st_size > 150_000]

@@ -21,11 +21,11 @@ from sklearn.decomposition import PCA  # noqa: E402
 
 from wsbench.core.fileio import atomic_write_bytes  # noqa: E402
 
-# Figures are committed with the reference table, so each stays small: a palette of at most
-# 128 colours (fewer only where a figure would still be larger than this) looks the same as
+# Figures are committed with the reference table, so each stays small: a palette of 256
+# colours (fewer only where a figure would still be larger than this) looks the same as
 # matplotlib's full-colour PNG of a scatter of thousands of translucent points at a third of its size.
 MAX_PNG_BYTES = 150_000
-PALETTES = (128, 64, 32, 16)
+PALETTES = (256, 128, 64, 32)
 
 
 def save_png(fig, path: Path) -> Path:
