@@ -48,7 +48,7 @@ ENCODE_BATCH = 512  # images per encoder pass when embedding the splits (memory 
 
 # Shapes: a wider latent and hypernetwork (SIREN 3-32-32-1, 1,217 weights), 1,000 of
 # the 4,000 UDF queries per step, 60 epochs (chosen on test in an earlier version; re-tuned
-# on validation by the methods issue; see the README).
+# on validation; docs/notebook.md has the runs).
 UDF_QUICK = {"latent_dim": 128, "hyper_hidden": "256,256", "epochs": 60}
 
 

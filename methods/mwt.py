@@ -52,7 +52,7 @@ class MWT(Method):
     }
     profiles = {
         # Chosen on validation (MNIST, seed 0, `--tune`): 96.38 with these, 93.74 with 2 epochs at
-        # constant rates, 94.82 with 3 epochs at constant rates; see the README.
+        # constant rates, 94.82 with 3 epochs at constant rates (docs/notebook.md).
         "quick": {"epochs": 3, "evals": 6, "schedule": "cosine"},
         # digits has 1,197 training images: 3 epochs are 112 outer steps (val 13.7%); chosen on
         # validation (seed 0, `--tune`): 96.00 with 40 epochs, 99.67 with 120

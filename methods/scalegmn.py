@@ -2,7 +2,7 @@
 (Kalogeropoulos et al., NeurIPS 2024; bidirectional, as ScaleGMN-B), over an INR zoo.
 
 The zoo, training loop and checkpoints are wsbench.zoo.method's; the weights are scaled per
-tensor without centring, so that a sign flip of the input stays a sign flip (see the README)."""
+tensor without centring, so that a sign flip of the input stays a sign flip (docs/methods/scalegmn.md)."""
 from wsbench.api import (DWSNET_SET, GRAPH_PARAMS, GRAPH_SMOKE, QUICK_UDF_ZOO, QUICK_ZOO, ZooMethod, on_shapes,
                          parse_widths)
 
@@ -14,7 +14,7 @@ class ScaleGMNMethod(ZooMethod):
     centre = False
     model_params = GRAPH_PARAMS
     profiles = {
-        # lr and batch chosen on validation (5-epoch probes, README); epochs sized to 30 minutes on 2 cores
+        # lr and batch chosen on validation (5-epoch probes, docs/notebook.md); epochs sized to 30 minutes on 2 cores
         "quick": {**QUICK_ZOO, "epochs": 40, "lr": 3e-3, "batch_size": 32},
         **on_shapes(QUICK_UDF_ZOO),
         # jkalogero/scalegmn@9cffd4d configs/fmnist_cls/scalegmn_bidir.yml: 200 epochs, batch 128, width 128,

@@ -18,7 +18,7 @@ and restored by the loop) and `stage_result` (a stage's result kept once compute
 `train_feature_head` below already trains through the loop. A method whose runs share
 expensive work (an INR zoo) describes it in `shared_work` so that a sweep does it once.
 
-What `run` gets and returns (all from wsbench.api; the README's "The plugin contract" has
+What `run` gets and returns (all from wsbench.api; docs/adding-a-method.md's "The plugin contract" has
 the full table and a complete example):
 - data: DataSplits with name, modality ("image" or "pointcloud"), num_classes, train
   (a Split), val and test (HeldOutSplit), checksums.
