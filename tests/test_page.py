@@ -1,12 +1,14 @@
 """The results page: paired tests, and the page itself as headless Chromium renders it."""
+import json
 import re
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from matplotlib.transforms import Bbox
 
-from conftest import ROOT
+from conftest import ROOT, records
 
 from wsbench.report.stats import compare, holm, mcnemar_exact
 
@@ -68,11 +70,42 @@ def test_page_states_comparisons_costs_and_cells_not_run(dirs, cli, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_every_row_links_its_runs_records(dirs, cli, tmp_path):
+    page = make_page(cli, tmp_path)
+    text = (page / "index.html").read_text()
+    links = re.findall(r"href='runs/([0-9a-f]+)\.json'", text)
+    assert sorted(links) == sorted(r["run_id"] for r in records(dirs[1]))  # 2 configurations x 2 seeds
+    assert all(json.loads((page / "runs" / f"{run}.json").read_text())["run_id"] == run for run in links)
+
+
+def test_cost_plot_labels_cover_no_other_label_or_point():
+    """Points that sit on top of each other still get labels that overlap neither each other nor
+    a marker, and stay inside the axes."""
+    from wsbench.report.figures import plt
+    from wsbench.report.page import label_box, place_labels
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    xy = np.array([[100, 97.0], [100, 97.0], [105, 96.8], [110, 97.2], [3000, 50], [3100, 51], [90, 20]])
+    ax.plot(xy[:, 0], xy[:, 1], "o")
+    ax.set(xscale="log")
+    ax.margins(x=0.25, y=0.12)
+    texts = place_labels(ax, xy, [f"method number {i} head weights" for i in range(len(xy))])
+    renderer = fig.canvas.get_renderer()
+    boxes = [label_box(t, renderer) for t in texts]
+    frame = ax.get_window_extent(renderer)
+    scale = fig.dpi / 72
+    markers = [Bbox.from_extents(x - 3 * scale, y - 3 * scale, x + 3 * scale, y + 3 * scale)
+               for x, y in ax.transData.transform(xy)]
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1:] + markers), i
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    plt.close(fig)
+
+
 def test_markdown_report_adds_the_paired_comparisons(dirs, cli, tmp_path):
     make_page(cli, tmp_path)
     code, out, err = cli("--plugins", TOY, "report", "--format", "markdown")
     assert code == 0, err
-    table, paired = out.split("## Paired comparisons on synthetic")
+    table, paired = out.split("\n## synthetic\n")[1].split("### Paired comparisons on synthetic")
     assert "oracle" in table and "McNemar" not in table
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in paired.splitlines()
             if line.startswith("| oracle")]
@@ -91,8 +124,13 @@ def test_chromium_renders_the_tables_and_the_plot(dirs, cli, tmp_path):
     url = (page / "index.html").as_uri()
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<table") == 4  # results, comparisons, cells without a result, data sets without rows
+    assert dom.count("<table") == 5  # matrix, results, comparisons, cells without a result, data sets without rows
     assert all(f'class="dataframe {css}"' in dom for css in ("results", "comparisons", "not-run", "absent"))
+    assert dom.index('class="matrix"') < dom.index('class="dataframe results"')  # the matrix comes first
+    matrix = dom[dom.index('class="matrix"'):].split("</table>")[0]
+    # the default noise is 0.1: both configurations are named by their noise; the less noisy is best, in bold
+    assert "<td>oracle, noise=0.05</td>" in matrix and '<td class="sub">↳ noise=0.6</td>' in matrix
+    assert re.search(r'<td class="best"><b>[\d.]+ ± [\d.]+ \(2\)</b></td>', matrix)
     assert 'src="synthetic-cost.png"' in dom
     shot = tmp_path / "shot.png"
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1600", url], capture_output=True,

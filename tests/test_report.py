@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from conftest import records
+
 from wsbench.core.errors import UserError
 from wsbench.report.tables import aggregate, render
 
@@ -143,3 +145,105 @@ def test_a_figure_is_a_full_size_palette_png_of_at_most_150_kb(tmp_path):
     with Image.open(path) as image:
         assert image.mode == "P" and image.size[0] > 600  # a palette image at 120 dpi, not a thumbnail
         assert len(image.getcolors()) > 32  # the classes' colours and their blends survive
+
+
+def test_matrix_rows_are_methods_with_their_variants_under_them_and_baselines_apart():
+    """The profile's configuration is the method's row; a head or a parameter set apart from the
+    profile is an indented sub-row; baselines sit below; the best weight-space cell is bold."""
+    from wsbench.report.matrix import build, render_text, variants
+    defaults = lambda method, profile, dataset: {"a": 1, "encoder": False}  # noqa: E731
+    recs = [rec(s, 0.90 + s / 100, method="hyperinr", params={"a": 1, "encoder": False}, dataset="mnist")
+            for s in range(3)]
+    recs += [rec(s, 0.95, method="hyperinr", params={"a": 1, "encoder": True}, dataset="mnist") for s in range(2)]
+    recs += [rec(0, 0.80, method="hyperinr", params={"a": 1, "encoder": False}, dataset="digits")]
+    recs += [{**rec(s, 0.99, method="cnn-pixels", dataset="mnist"), "weight_space": False} for s in range(2)]
+    matrix = build(aggregate(recs), variants(recs, defaults))
+    lines = render_text(matrix, "markdown").splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["method", "digits", "mnist"]
+    labels = [line.split("|")[1].strip() for line in lines[2:] if line.startswith("|")]
+    assert labels == ["hyperinr, head w", "&emsp;↳ head z", "&emsp;↳ encoder=True, head w",
+                      "&emsp;↳ encoder=True, head z", "*baselines on the signal (not weight-space)*",
+                      "cnn-pixels, head w", "&emsp;↳ head z"]
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")[1:]] for line in lines[2:] if line.startswith("|")]
+    se = 100 * np.std([0.90, 0.91, 0.92], ddof=1) / np.sqrt(3)
+    assert cells[1] == ["**80.00 ± – (1)**", f"91.00 ± {se:.2f} (3) [paper 97.89]"]  # head z; bold: best of digits
+    assert cells[3] == ["—", "**95.00 ± 0.00 (2)**"]  # encoder=True, head z: the best weight-space cell of mnist
+    assert cells[6] == ["—", "99.00 ± 0.00 (2)"]  # a baseline is never marked best
+    assert "(n seeds)" in lines[-1] and "Bold" in lines[-1]
+
+
+def test_matrix_shows_the_published_figure_and_names_another_profile():
+    from wsbench.report.matrix import build, render_text, variants
+    zoo = {"inr_init_scheme": "dwsnet", "inr_offset": 0.5}
+    recs = [rec(s, 0.84, method="dwsnet", params=zoo, dataset="mnist") for s in range(2)]
+    recs += [{**rec(2, 0.5, method="dwsnet", params=zoo, dataset="mnist"), "profile": "smoke"}]
+    for r in recs:
+        r["heads"] = {"weights": r["heads"]["z"]}
+    text = render_text(build(aggregate(recs), variants(recs, lambda *_: zoo)), "plain")
+    assert "*84.00 ± 0.00 (2) [paper 85.71]" in text  # plain text marks the best with *
+    assert "\n↳ profile smoke " in text and "50.00 ± – (1) [paper 85.71]" in text
+
+
+def test_columns_with_one_value_everywhere_are_said_once():
+    from wsbench.report.tables import display_frame, split_constant
+    table = display_frame(aggregate([rec(s, 0.9, method=m) for m in ("m", "n") for s in range(2)]))
+    kept, constant = split_constant(table)
+    assert constant["threads"] == "2" and constant["profile"] == "quick" and constant["dataset"] == "d"
+    assert "threads" not in kept and "method" in kept and "head" in kept  # heads z and w differ
+    assert split_constant(table.iloc[:1])[1] == {}  # one row: nothing is constant across rows
+
+
+def mine_plugin(folder):
+    """The template method as a user's plugin named `mine`."""
+    from conftest import ROOT
+    folder.mkdir()
+    template = (ROOT / "methods" / "template_method.py").read_text()
+    (folder / "mine.py").write_text(template.replace('name = "template"', 'name = "mine"'))
+    return str(folder)
+
+
+def test_a_users_rows_stand_beside_the_reference_with_paired_comparisons(dirs, cli, tmp_path, monkeypatch):
+    """The user's template runs on digits (smoke, 2 seeds) placed in a reference of another
+    method's runs of the same seeds: tagged (yours) in the matrix and the table, and compared
+    with the reference's runs by McNemar's test on the kept predictions, the reference not rerun."""
+    from wsbench.report.stats import mcnemar_exact
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    plugins = mine_plugin(tmp_path / "plugins")
+    mine, reference = tmp_path / "mine", tmp_path / "reference"
+    run = ("--dataset", "digits", "--seeds", "2", "--profile", "smoke", "--quiet")
+    assert cli("--results", str(reference), "run", "--method", "logreg-pixels", *run)[0] == 0
+    assert cli("--plugins", plugins, "--results", str(mine), "run", "--method", "mine", *run)[0] == 0
+    before = sorted(p.stat().st_mtime_ns for p in (reference / "runs").glob("*.json"))
+    code, out, err = cli("--plugins", plugins, "--results", str(mine), "report", "--reference", str(reference))
+    assert code == 0, err
+    assert out.startswith("# wsbench mine table beside the reference")
+    matrix = out.split("## Test accuracy by method and data set")[1].split("\n## digits")[0]
+    assert "| mine (yours), profile smoke " in matrix and "| logreg-pixels, profile smoke " in matrix
+    section = out.split("\n## digits\n")[1]
+    assert "| mine (yours) " in section and "| logreg-pixels " in section
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.split("Your rows against")[1]
+            .splitlines() if line.startswith("| mine")]
+    assert len(rows) == 1
+    name, other, seeds, b, c, p, _, _ = rows[0]
+    assert (name, other, seeds) == ("mine head pixels (yours)", "logreg-pixels head pixels", "0, 1")
+    expected_b = expected_c = 0
+    for seed in (0, 1):
+        (r_mine,) = [r for r in records(mine) if r["seed"] == seed]
+        (r_ref,) = [r for r in records(reference) if r["seed"] == seed]
+        with np.load(mine / r_mine["predictions"]["file"]) as pm, np.load(reference / r_ref["predictions"]["file"]) \
+                as pr, np.load(reference / r_ref["labels"]["file"]) as y:
+            right_mine, right_ref = pm["test:pixels"] == y["test"], pr["test:pixels"] == y["test"]
+        expected_b += int(np.sum(right_mine & ~right_ref))
+        expected_c += int(np.sum(~right_mine & right_ref))
+    assert (int(b), int(c)) == (expected_b, expected_c)
+    assert float(p) == pytest.approx(mcnemar_exact(expected_b, expected_c), rel=1e-2)
+    assert sorted(p.stat().st_mtime_ns for p in (reference / "runs").glob("*.json")) == before  # not rerun
+    page = tmp_path / "page"
+    code, out, err = cli("--plugins", plugins, "--results", str(mine), "report", "--reference", str(reference),
+                         "--html", str(page))
+    assert code == 0, err
+    text = (page / "index.html").read_text()
+    assert "mine (yours)" in text and "Your rows against the reference" in text
+    assert all((page / "runs" / f"{r['run_id']}.json").is_file() for r in records(mine) + records(reference))
+    code, _, err = cli("--results", str(mine), "report", "--reference", str(tmp_path / "nowhere"))
+    assert code == 2 and "--reference" in err and "nowhere" in err

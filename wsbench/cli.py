@@ -97,20 +97,26 @@ def cmd_run(args, reg) -> None:
 def cmd_report(args, reg) -> None:
     from wsbench.cluster.sweepfile import load_sweep
     from wsbench.core.records import load_records
-    from wsbench.report.authors import load_crosschecks, section
+    from wsbench.report.authors import load_crosschecks
     from wsbench.report.figures import budget_curves, figures_for
+    from wsbench.report.matrix import profile_defaults
     from wsbench.report.tables import render
     results = results_dir(args.results)
+    reference = Path(args.reference) if args.reference else None
+    if reference is not None and not (reference / "runs").is_dir():
+        raise UserError(f"--reference {reference}: no run records there (expected a results folder with runs/)")
     if args.figures:
         require_writable(results / "figures", RESULTS_FLAG)
-    records = load_records(results)
+    chosen = lambda method, dataset: ((not args.method or method in args.method)  # noqa: E731
+                                      and (not args.dataset or dataset in args.dataset))
+    records = [r for r in load_records(results) if chosen(r["method"], r["dataset"])]
     planned = load_sweep(args.sweep, reg).specs if args.sweep else []
     if args.sweep:
         ids = {spec.run_id for spec in planned}
         records = [r for r in records if r.get("run_id") in ids]
-    chosen = lambda method, dataset: ((not args.method or method in args.method)  # noqa: E731
-                                      and (not args.dataset or dataset in args.dataset))
-    records = [r for r in records if chosen(r["method"], r["dataset"])]
+    # with --reference: the reference's records are the table, the user's stand beside them
+    beside = [r for r in load_records(reference) if chosen(r["method"], r["dataset"])] if reference else None
+    crosschecks = load_crosschecks(reference or results)
     if args.html:
         from wsbench.report.page import write_page
         out = Path(args.html)
@@ -118,24 +124,34 @@ def cmd_report(args, reg) -> None:
         if not records:
             raise UserError("no run records to put on the page; run `wsbench run` first or point --results elsewhere")
         absent = {}  # data sets with no row: why not
-        for name in sorted(set(reg.datasets) - {r["dataset"] for r in records}):
+        for name in sorted(set(reg.datasets) - {r["dataset"] for r in records + (beside or [])}):
             try:
                 reg.dataset(name)().require_prepared(data_root(args.data_root))
                 absent[name] = "prepared here, but these records hold no run of it"
             except DataNotPrepared as err:
                 absent[name] = str(err)
         planned = [s for s in planned if chosen(s.method, s.dataset)]
-        print(f"wrote {write_page(records, results, out, planned, absent)}")
+        page = (write_page(beside, reference, out, planned, absent, profile_defaults(reg), yours=records,
+                           yours_dir=results) if reference
+                else write_page(records, results, out, planned, absent, profile_defaults(reg)))
+        print(f"wrote {page}")
         return
-    crosschecks = load_crosschecks(results)
-    print(render(records, args.format, tune=args.tune, crosschecks=crosschecks))
-    if args.format in ("markdown", "plain") and not args.tune:  # latex and csv: one table, for papers and scripts
-        from wsbench.report.paired import render_comparisons
-        paired = render_comparisons(records, results, args.format)
-        if paired:
-            print(f"\n{paired}")
-        if args.format == "markdown" and (checks := section(crosschecks)):
-            print(f"\n{checks}")
+    if args.format in ("markdown", "plain", "matrix") and not args.tune:
+        from wsbench.report.document import render_matrix, render_report, scored
+        if records and not scored(records):
+            raise UserError("only tuning runs here; `wsbench report --tune` shows them")
+        table, yours = (beside, records) if reference else (records, [])
+        if args.format == "matrix":
+            print(render_matrix(table, profile_defaults(reg), crosschecks, yours))
+        else:
+            title = f"wsbench {results.name} table" + (" beside the reference" if reference else "")
+            print(render_report(title, table, reference or results, profile_defaults(reg), crosschecks,
+                                args.format, yours, results))
+    elif reference:
+        raise UserError("--reference places your rows in the markdown, plain and matrix reports and on the page "
+                        "(--html), not in --tune, latex or csv")
+    else:
+        print(render(records, args.format, tune=args.tune, crosschecks=crosschecks))
     if args.figures:
         for record in records:
             for path in figures_for(record, results):
@@ -302,8 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", action="store_true",
                    help="also write PNG figures (latent PCA, reconstructed shapes) under RESULTS/figures")
     p.add_argument("--format", default="markdown",
-                   help="markdown, latex, plain or csv (markdown and plain add each data set's paired comparisons)")
+                   help="markdown, latex, plain, csv or matrix (markdown and plain: the method x data set matrix, "
+                        "then per data set its table and paired comparisons; matrix: the matrix alone)")
     p.add_argument("--html", metavar="DIR", help="write the results page (DIR/index.html and its images) instead")
+    p.add_argument("--reference", metavar="DIR",
+                   help="a reference results folder (e.g. results/reference): the records of --results stand "
+                        "beside its rows, tagged (yours), compared with its runs of the same seeds and split")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("similarity", help="which methods learn the same thing: debiased CKA and the hypernetwork "

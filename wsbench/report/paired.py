@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tabulate import tabulate
 
 from wsbench.report import stats
-from wsbench.report.tables import FORMATS, aggregate, config_labels, dedupe, group_key, row_name
+from wsbench.report.tables import YOURS, config_labels, dedupe, group_key, row_name
 
 NOTE = ("The row with the best mean validation accuracy against every other row: McNemar's exact test on the "
         "per-sample test predictions of the same seed, discordant counts summed over the seeds both ran, "
@@ -57,17 +56,56 @@ def comparison_table(reference: str, found: list[stats.Comparison]) -> pd.DataFr
                           "differs at 5%": "yes" if c.p_holm < 0.05 else "no"} for c in found])
 
 
-def render_comparisons(records: list[dict], results: Path, fmt: str = "markdown") -> str:
-    """Each data set's comparisons as a headed text table ("" where no data set has two rows);
-    tuning runs are left out, as in the main table."""
-    records = [r for r in records if not r.get("tune")]
-    parts = []
-    for dataset in sorted({r["dataset"] for r in records}):
-        chosen = [r for r in records if r["dataset"] == dataset]
-        reference, found = comparisons(dedupe(chosen), aggregate(chosen), results)
+# what each column of the comparison tables means, for the report's legend
+LEGEND = {
+    "reference row": "the data set's row with the best mean validation accuracy",
+    "your row": "one of your rows",
+    "compared with": "another row of the data set",
+    "seeds": "the seeds both rows ran on the same test split",
+    "reference right, other wrong": "test samples only the first row got right, summed over those seeds",
+    "other right, reference wrong": "test samples only the second row got right",
+    "yours right, other wrong": "test samples only your row got right, summed over those seeds",
+    "other right, yours wrong": "test samples only the reference row got right",
+    "p (exact McNemar)": "two-sided exact McNemar test of equal accuracy on those samples",
+    "p (Holm)": "Holm-corrected over the comparisons of the first row on this data set",
+    "differs at 5%": "whether p (Holm) is below 0.05",
+}
+YOURS_NOTE = ("Each of your rows against every reference row that ran one of its seeds on the same test split "
+              "(the same labels): McNemar's exact test on the per-sample test predictions of the same seed, "
+              "discordant counts summed over the seeds both ran, p-values Holm-corrected over your row's "
+              "comparisons. The reference is read, not rerun.")
+
+
+def _correct_by_row(records: list[dict], results: Path, suffix: str = "") -> dict[str, dict[int, tuple]]:
+    """row name -> seed -> (test labels file, per-sample correctness) of every scored head."""
+    rows: dict[str, dict[int, tuple]] = {}
+    for r, config in zip(records, config_labels(records)):
+        for head, s in (r.get("heads") or {}).items() if r["status"] == "ok" else ():
+            if "test_acc" in s:
+                rows.setdefault(row_name(r["method"], config, head) + suffix, {})[r["seed"]] = (
+                    r["labels"]["file"], stats.correct_on_test(r, head, results))
+    return rows
+
+
+def against_reference(yours: list[dict], yours_dir: Path, reference: list[dict], reference_dir: Path
+                      ) -> list[tuple[str, list[stats.Comparison]]]:
+    """Of one data set's records: each of the user's rows against every reference row that ran
+    one of its seeds on the same test labels, closest rivals first."""
+    mine = _correct_by_row(dedupe(yours), yours_dir, YOURS)
+    seeds = {s for runs in mine.values() for s in runs}
+    theirs = _correct_by_row([r for r in dedupe(reference) if r["seed"] in seeds], reference_dir)
+    out = []
+    for name, runs in mine.items():
+        others = {other: {s: c for s, (labels, c) in their.items() if s in runs and runs[s][0] == labels}
+                  for other, their in theirs.items()}
+        found = stats.compare({s: c for s, (_, c) in runs.items()}, others)
         if found:
-            heading = f"## Paired comparisons on {dataset}" if fmt == "markdown" else f"Paired comparisons on {dataset}"
-            table = tabulate(comparison_table(reference, found), headers="keys", tablefmt=FORMATS[fmt],
-                             showindex=False)
-            parts.append(f"{heading}\n\n{NOTE}\n\n{table}")
-    return "\n\n".join(parts)
+            out.append((name, sorted(found, key=lambda c: (-c.p_holm, -c.other_only, c.other))))
+    return out
+
+
+def yours_table(name: str, found: list[stats.Comparison]) -> pd.DataFrame:
+    """comparison_table with the user's row first."""
+    return comparison_table(name, found).rename(columns={
+        "reference row": "your row", "reference right, other wrong": "yours right, other wrong",
+        "other right, reference wrong": "other right, yours wrong"})

@@ -38,20 +38,26 @@ def _facets(record: dict) -> dict[str, str]:
     return out
 
 
-def config_labels(runs: list[dict]) -> list[str]:
-    """Label each record by how its configuration differs from the other configurations
-    of the same method on the same data set, so a lone configuration shows no label."""
+def varying_facets(runs: list[dict]) -> list[dict[str, str]]:
+    """Per record, the facets in which its configuration differs from the other
+    configurations of the same method on the same data set (none for a lone one)."""
     facets = [_facets(r) for r in runs]
     by: dict[tuple, list[dict]] = {}
     for r, f in zip(runs, facets):
         by.setdefault((r.get("dataset"), r["method"]), []).append(f)
-    labels = []
-    for r, f in zip(runs, facets):
-        group = by[(r.get("dataset"), r["method"])]
-        varying = sorted(k for k in f if len({g.get(k) for g in group}) > 1)
-        labels.append(" ".join(f"{k}={json.loads(f[k])}" if not k.endswith(" v") else f"{k}{json.loads(f[k])}"
-                               for k in varying if k in f))
-    return labels
+    return [{k: f[k] for k in sorted(f) if len({g.get(k) for g in by[(r.get("dataset"), r["method"])]}) > 1}
+            for r, f in zip(runs, facets)]
+
+
+def facet_label(key: str, value: str) -> str:
+    """`epochs=3` for a parameter, `method v2` for a version."""
+    return f"{key}{json.loads(value)}" if key.endswith(" v") else f"{key}={json.loads(value)}"
+
+
+def config_labels(runs: list[dict]) -> list[str]:
+    """Label each record by how its configuration differs from the other configurations
+    of the same method on the same data set, so a lone configuration shows no label."""
+    return [" ".join(facet_label(k, v) for k, v in f.items()) for f in varying_facets(runs)]
 
 
 def row_name(method: str, config: str, head: str) -> str:
@@ -165,8 +171,22 @@ def _pm(mean: float, se: float) -> str:
     return f"{100 * mean:.2f} ± {100 * se:.2f}" if not np.isnan(se) else f"{100 * mean:.2f} ± –"
 
 
+def aggregate_beside(reference: list[dict], yours: list[dict]) -> pd.DataFrame:
+    """The reference's rows and the user's rows (column `yours`), each aggregated on its own
+    so that a user's rerun of a reference configuration is a row of its own."""
+    parts = [aggregate(records).assign(yours=mine) for records, mine in ((reference, False), (yours, True))
+             if records]
+    if not parts:
+        raise UserError("no run records to report; run `wsbench run` first or point --results elsewhere")
+    return pd.concat(parts).sort_values([*GROUP, "yours"], na_position="last").reset_index(drop=True)
+
+
+YOURS = " (yours)"
+
+
 def display_frame(agg: pd.DataFrame, tune: bool = False, crosschecks: dict[str, dict] | None = None) -> pd.DataFrame:
-    out = pd.DataFrame({"dataset": agg.dataset, "method": agg.method, "kind": agg.kind.fillna(""),
+    method = agg.method + np.where(agg["yours"], YOURS, "") if "yours" in agg else agg.method
+    out = pd.DataFrame({"dataset": agg.dataset, "method": method, "kind": agg.kind.fillna(""),
                         "profile": agg.profile, "config": agg.config, "head": agg["head"].fillna("")})
     if tune:
         out["val acc % (mean ± SE)"] = [_pm(m, s) for m, s in zip(agg.val_mean, agg.val_se)]
@@ -213,6 +233,61 @@ def add_references(out: pd.DataFrame, agg: pd.DataFrame) -> None:
         out[name] = values
 
 
+# what each column of the tables means, for the report's legend
+LEGEND = {
+    "method": "the method; (yours): a row of your records, placed beside the reference",
+    "kind": "baseline (not weight-space): a baseline on the signal (pixels or points), not on weights",
+    "profile": "the parameter profile of the runs (quick: sized for a 2-core CPU; paper: the paper's settings)",
+    "config": "how the row's configuration differs from the method's other rows on this data set",
+    "head": "the classifier head (a method may train several, e.g. on a latent z and on generated weights w)",
+    "test acc % (mean ± SE)": "test accuracy at each run's epoch of best validation accuracy, mean ± standard "
+                              "error over seeds",
+    "n": "seeds with a result",
+    "failed": "seeds whose run failed",
+    "val acc %": "validation accuracy at the selected epoch, mean over seeds",
+    "test PSNR dB": "reconstruction quality of the test images' INRs",
+    "test UDF L1": "mean absolute error of the test shapes' predicted unsigned distances",
+    "test Chamfer": "Chamfer distance between the test shapes and the surfaces recovered from their UDFs",
+    "time/run s": "wall seconds per run, whole pipeline, work shared between runs counted in full",
+    "of it shared s": "of which work shared between runs (an INR zoo, a shape's UDF queries)",
+    "CPU s": "CPU seconds per run, whole pipeline",
+    "threads": "threads each run used",
+    "peak MB": "peak resident memory of a run",
+    "parameters": "the trained parts of the row and their sizes",
+    "INR zoo": "whether the seeds share one INR zoo or fit one each",
+    "published %": "the paper's figure for this method, head and data set (± as published)",
+    "Δ pts": "measured minus published, in points (and in combined standard errors, from 3 seeds)",
+    "differs from paper": "what the row does differently from the paper's run (INR set, budget)",
+    "reference": "where the published figure comes from",
+    "authors' code": "what the cross-check against the authors' code showed (section The authors' code)",
+    "commits": "the code commits of the row's records ((!): mixed commits or a dirty tree)",
+}
+
+
+def split_constant(table: pd.DataFrame, keep: tuple[str, ...] = ("method", "test acc % (mean ± SE)")
+                   ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The table without the columns that hold one value in every row (of two or more), and
+    those values, to be said once instead."""
+    if len(table) < 2:
+        return table, {}
+    constant = {c: _plain(table[c].iloc[0]) for c in table.columns
+                if c not in keep and table[c].astype(str).nunique() == 1 and _plain(table[c].iloc[0])}
+    return table.drop(columns=list(constant)), constant
+
+
+def _plain(value) -> str:
+    """A cell as text: 1.0 as 1, a missing value as ""."""
+    if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return ""
+    return str(int(value)) if isinstance(value, (float, np.floating)) and float(value).is_integer() else str(value)
+
+
+def to_text(table: pd.DataFrame, fmt: str) -> str:
+    """A display frame as a markdown, latex or plain text table (missing values as —)."""
+    table = table.astype(object).where(table.notna(), None)  # tabulate shows None as missing, NaN as "nan"
+    return tabulate(table, headers="keys", tablefmt=FORMATS[fmt], showindex=False, missingval="—")
+
+
 def render(records: list[dict], fmt: str = "markdown", tune: bool = False,
            crosschecks: dict[str, dict] | None = None) -> str:
     """The table of scored runs, or with `tune` the validation table of tuning runs."""
@@ -225,5 +300,4 @@ def render(records: list[dict], fmt: str = "markdown", tune: bool = False,
     table = display_frame(aggregate(chosen), tune, crosschecks)
     if fmt == "csv":
         return table.to_csv(index=False)
-    table = table.astype(object).where(table.notna(), None)  # tabulate shows None as missing, NaN as "nan"
-    return tabulate(table, headers="keys", tablefmt=FORMATS[fmt], showindex=False, missingval="—")
+    return to_text(table, fmt)

@@ -1,0 +1,196 @@
+"""The method x data set matrix the report opens with: the whole table at a glance.
+
+A row is one configuration and head of a method. The method's row is its profile's own
+configuration; its other heads and its other configurations (parameters set apart from the
+profile's, another profile, another version) are sub-rows under it, named by what differs.
+Baselines on the signal (pixels, points) are grouped below the weight-space methods, and a
+user's rows (`report --reference`) are tagged "(yours)". A cell is mean ± SE (n) of test
+accuracy % over the seeds of one run identity, so records of another protocol, split or
+version never share a cell; tuning runs are in no cell.
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from wsbench.core import params as P
+from wsbench.core.errors import UserError
+from wsbench.report.references import match
+from wsbench.report.tables import YOURS, facet_label, group_key, varying_facets
+
+MAIN_PROFILE = "quick"  # the reference table's profile; rows of another profile are sub-rows named by it
+BASELINES = "baselines on the signal (not weight-space)"
+LEGEND = {  # the legend's sentences, each said where the matrix shows what it explains
+    "always": "Test accuracy %, mean ± SE over seeds (n seeds), each run at its epoch of best validation accuracy. "
+              "Bold: the best weight-space row of the column.",
+    "paper": "[paper X]: the published figure for that method, head and data set, on the paper's own budget and "
+             "INR set.",
+    "checked": "†: the authors' model is reproduced in wsbench and cross-checked against their code (the "
+               "report's section The authors' code).",
+    "sub": "↳: the method's other heads and configurations, named by what differs from its profile's.",
+    "yours": "(yours): your records, beside the reference.",
+}
+
+Defaults = Callable[[str, str, str], "dict | None"]
+
+
+def profile_defaults(registry) -> Defaults:
+    """(method, profile, data set) -> the parameters that profile gives the method there,
+    or None where the method or profile is not known here."""
+    def defaults(method: str, profile: str, dataset: str) -> dict | None:
+        try:
+            return P.resolve(registry.method(method), {}, profile=profile, dataset=dataset)
+        except UserError:
+            return None
+    return defaults
+
+
+def variants(records: list[dict], defaults: Defaults) -> dict[tuple[str, str], str]:
+    """Each record's (identity, profile) -> how its configuration differs from its method's profile
+    ("" for the profile's own): the parameters set apart from the profile's, a profile other
+    than quick, and versions or data parameters that vary among the method's rows."""
+    out = {}
+    for r, facets in zip(records, varying_facets(records)):
+        params = r.get("params") or {}
+        default = defaults(r["method"], r.get("profile", ""), r["dataset"])
+        if default is None:  # a plugin not known here: name what varies, as the tables do
+            parts = [facet_label(k, v) for k, v in facets.items()]
+        else:
+            parts = [f"{k}={params[k]}" for k in sorted(params) if k not in default or default[k] != params[k]]
+            parts += [facet_label(k, v) for k, v in facets.items() if k not in params]
+        if r.get("profile") != MAIN_PROFILE:
+            parts.insert(0, f"profile {r.get('profile')}")
+        out[group_key(r), r.get("profile", "")] = " ".join(parts)
+    return out
+
+
+@dataclass(frozen=True, order=True)
+class Row:
+    baseline: bool
+    method: str
+    yours: bool
+    variant: str
+    head: str
+
+
+@dataclass
+class Cell:
+    mean: float
+    se: float
+    n: int
+    published: str
+    best: bool = False
+
+    def text(self) -> str:
+        se = f"{100 * self.se:.2f}" if not np.isnan(self.se) else "–"
+        return f"{100 * self.mean:.2f} ± {se} ({self.n})"
+
+
+@dataclass
+class Matrix:
+    datasets: list[str]
+    rows: list[Row]
+    cells: dict[tuple[Row, str], Cell]
+    checked: set[str] = field(default_factory=set)  # methods cross-checked against the authors' code
+
+    def label(self, i: int) -> tuple[str, bool]:
+        """Row i's name, and whether it is a sub-row of the row above."""
+        row = self.rows[i]
+        block = [r for r in self.rows if (r.method, r.yours) == (row.method, row.yours)]
+        parts = [row.variant] if row.variant else []
+        if len({r.head for r in block}) > 1:
+            parts.append(f"head {row.head}")
+        if row is not block[0]:
+            return ", ".join(parts), True
+        name = row.method + (" †" if row.method in self.checked else "") + (YOURS if row.yours else "")
+        return ", ".join([name, *parts]), False
+
+
+def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str], crosschecks: dict[str, dict] | None = None) -> Matrix:
+    """The matrix of an aggregate (tables.aggregate or aggregate_beside) whose rows'
+    (identity, profile) `variant_of` names; rows without a scored head (only failures) are left to the tables."""
+    cells: dict[tuple[Row, str], Cell] = {}
+    for row in agg.itertuples():
+        if not isinstance(row.head, str) or not row.head or not row.n:
+            continue
+        params = json.loads(row.key).get("params") or {}
+        ref = match(row.method, row.dataset, row.head, params)
+        key = Row(bool(row.kind), row.method, bool(getattr(row, "yours", False)), variant_of[row.key, row.profile],
+                  row.head)
+        cells[key, row.dataset] = Cell(row.test_mean, row.test_se, int(row.n),
+                                       f"{ref['value']:.2f}" if ref else "")
+    datasets = sorted({d for _, d in cells})
+    for d in datasets:
+        scored = [c for (r, dd), c in cells.items() if dd == d and not r.baseline]
+        top = max((c.mean for c in scored), default=np.nan)
+        for c in scored:
+            c.best = c.mean == top
+    return Matrix(datasets, sorted({r for r, _ in cells}), cells, set(crosschecks or {}))
+
+
+def legend(m: Matrix) -> str:
+    """The sentences of LEGEND this matrix needs."""
+    shown = {"always": True, "paper": any(c.published for c in m.cells.values()),
+             "checked": any(r.method in m.checked for r in m.rows), "sub": any(m.label(i)[1] for i in range(len(m.rows))),
+             "yours": any(r.yours for r in m.rows)}
+    return " ".join(text for key, text in LEGEND.items() if shown[key])
+
+
+def text_rows(m: Matrix, fmt: str) -> list[list[str]]:
+    """The matrix as rows of text cells, markdown or plain."""
+    markdown = fmt == "markdown"
+    out = []
+    for i, row in enumerate(m.rows):
+        if row.baseline and (i == 0 or not m.rows[i - 1].baseline):
+            out.append([f"*{BASELINES}*" if markdown else f"{BASELINES}:"] + [""] * len(m.datasets))
+        name, sub = m.label(i)
+        line = [("&emsp;↳ " if markdown else "↳ ") + name if sub else name]
+        for d in m.datasets:
+            cell = m.cells.get((row, d))
+            if cell is None:
+                line.append("—")
+                continue
+            text = cell.text()
+            if cell.best:
+                text = f"**{text}**" if markdown else f"*{text}"
+            line.append(text + (f" [paper {cell.published}]" if cell.published else ""))
+        out.append(line)
+    return out
+
+
+def render_text(m: Matrix, fmt: str) -> str:
+    """The matrix and its legend as markdown or plain text (in plain, * marks the best)."""
+    table = tabulate(text_rows(m, fmt), headers=["method", *m.datasets],
+                     tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
+    return f"{table}\n\n{legend(m) if fmt == 'markdown' else legend(m).replace('Bold:', '*:')}"
+
+
+def render_html(m: Matrix) -> str:
+    """The matrix as an HTML table (class `matrix`): sub-rows indented, baselines under a
+    heading row, the user's rows of class `yours`, the best cell of a column in bold."""
+    head = "".join(f"<th>{html.escape(d)}</th>" for d in m.datasets)
+    lines = [f"<table class='matrix'><thead><tr><th>method</th>{head}</tr></thead><tbody>"]
+    for i, row in enumerate(m.rows):
+        if row.baseline and (i == 0 or not m.rows[i - 1].baseline):
+            lines.append(f"<tr class='group'><th colspan='{len(m.datasets) + 1}'>{BASELINES}</th></tr>")
+        name, sub = m.label(i)
+        css = " ".join(c for c, on in (("yours", row.yours), ("baseline", row.baseline)) if on)
+        cells = []
+        for d in m.datasets:
+            cell = m.cells.get((row, d))
+            if cell is None:
+                cells.append("<td>—</td>")
+                continue
+            text = f"<b>{cell.text()}</b>" if cell.best else cell.text()
+            ref = f" <span class='paper'>[paper {cell.published}]</span>" if cell.published else ""
+            cells.append(f"<td class='{'best' if cell.best else ''}'>{text}{ref}</td>")
+        name_cell = f"<td class='sub'>↳ {html.escape(name)}</td>" if sub else f"<td>{html.escape(name)}</td>"
+        lines.append(f"<tr class='{css}'>{name_cell}{''.join(cells)}</tr>")
+    lines.append("</tbody></table>")
+    return "".join(lines) + f"<p class='note'>{html.escape(legend(m))}</p>"
