@@ -23,15 +23,15 @@ from wsbench.report.authors import load_crosschecks
 from wsbench.report.document import matrix_of
 from wsbench.report.figures import budget_curves, figures_for, plt, save_png
 from wsbench.report.paired import NOTE, YOURS_NOTE, against_reference, comparison_table, comparisons, yours_table
-from wsbench.report.tables import YOURS, aggregate, aggregate_beside, commit_label, dedupe, display_frame, group_key, \
-    row_name
+from wsbench.report.tables import (YOURS, aggregate, aggregate_beside, commit_label, dedupe, display_frame,
+                                   group_key, row_name, split_constant)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; }
 th { background: #f0f0f0; }
-img { max-width: 560px; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
+img { max-width: 720px; margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }
 .note { color: #555; font-size: 0.9em; }
 table.matrix td.sub { padding-left: 1.8em; color: #444; }
 table.matrix tr.group th { text-align: left; font-style: italic; background: #fafafa; }
@@ -127,12 +127,15 @@ def run_links(records: list[dict], out: Path, results: Path) -> dict[str, str]:
 
 
 def results_table(agg: pd.DataFrame, crosschecks: dict[str, dict], links: dict[tuple[str, bool], str]) -> str:
-    """The data set's table with a column of links to each row's run records (by seed)."""
-    table = display_frame(agg, crosschecks=crosschecks).drop(columns=["dataset"])
+    """The data set's table with a column of links to each row's run records (by seed); a column
+    that holds one value in every row is said once beneath it."""
+    table, constant = split_constant(display_frame(agg, crosschecks=crosschecks).drop(columns=["dataset"]))
     table = table.astype(object).where(table.notna(), "—")
     table = table.map(lambda v: html.escape(v) if isinstance(v, str) else v)
     table["run records"] = [links.get((row.key, bool(getattr(row, "yours", False))), "") for row in agg.itertuples()]
-    return table.to_html(index=False, classes="results", border=0, escape=False)
+    said = "; ".join(f"{k} {v}" for k, v in constant.items())
+    return table.to_html(index=False, classes="results", border=0, escape=False) + (
+        f"<p class='note'>In every row: {html.escape(said)}.</p>" if constant else "")
 
 
 def cpu_time(records: list[dict]) -> dict[str, float]:
