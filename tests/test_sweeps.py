@@ -1,6 +1,8 @@
 """Sweeps on a real single-node SLURM cluster (slurm/cluster/), and with the local
 and debug executors. Where SLURM is not installed the cluster tests skip, unless
 $WSBENCH_REQUIRE_SLURM is set (CI sets it), where they fail instead."""
+import csv
+import io
 import json
 import os
 import shutil
@@ -90,10 +92,10 @@ def check_smoke_results(tmp_path: Path, env: dict) -> None:
     assert len(recs) == 12 and all(r["status"] == "ok" for r in recs)
     assert sorted({(r["dataset"], r["params"]["latent_dim"]) for r in recs}) == [
         ("digits", 8), ("digits", 16), ("synthetic", 8), ("synthetic", 16)]
-    report = run_subprocess(["report", "--sweep", str(SMOKE)], env, timeout=60)
+    report = run_subprocess(["report", "--sweep", str(SMOKE), "--format", "csv"], env, timeout=60)
     assert report.returncode == 0
-    rows = [line for line in report.stdout.split("## Paired comparisons")[0].splitlines() if "| hyperinr" in line]
-    assert len(rows) == 8 and all("±" in row and "|   3 |" in row for row in rows)
+    rows = [row for row in csv.DictReader(io.StringIO(report.stdout)) if row["method"] == "hyperinr"]
+    assert len(rows) == 8 and all("±" in row["test acc % (mean ± SE)"] and row["n"] == "3" for row in rows)
     again = run_subprocess(sweep_cmd(SMOKE, "local"), env, timeout=120)
     assert again.returncode == 0 and "12 done or active, 0 to submit" in again.stderr
 
