@@ -131,9 +131,9 @@ def cmd_report(args, reg) -> None:
             except DataNotPrepared as err:
                 absent[name] = str(err)
         planned = [s for s in planned if chosen(s.method, s.dataset)]
-        page = (write_page(beside, reference, out, planned, absent, profile_defaults(reg), yours=records,
+        page = (write_page(beside, reference, out, planned, absent, defaults=profile_defaults(reg), yours=records,
                            yours_dir=results) if reference
-                else write_page(records, results, out, planned, absent, profile_defaults(reg)))
+                else write_page(records, results, out, planned, absent, defaults=profile_defaults(reg)))
         print(f"wrote {page}")
         return
     if args.format in ("markdown", "plain", "matrix") and not args.tune:

@@ -112,7 +112,8 @@ class Matrix:
         return ", ".join([name, *parts]), False
 
 
-def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str], crosschecks: dict[str, dict] | None = None) -> Matrix:
+def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str],
+          crosschecks: dict[str, dict] | None = None) -> Matrix:
     """The matrix of an aggregate (tables.aggregate or aggregate_beside) whose rows'
     (identity, profile) `variant_of` names; rows without a scored head (only failures) are left to the tables."""
     cells: dict[tuple[Row, str], Cell] = {}
@@ -137,8 +138,8 @@ def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str], crosschecks
 def legend(m: Matrix) -> str:
     """The sentences of LEGEND this matrix needs."""
     shown = {"always": True, "paper": any(c.published for c in m.cells.values()),
-             "checked": any(r.method in m.checked for r in m.rows), "sub": any(m.label(i)[1] for i in range(len(m.rows))),
-             "yours": any(r.yours for r in m.rows)}
+             "checked": any(r.method in m.checked for r in m.rows),
+             "sub": any(m.label(i)[1] for i in range(len(m.rows))), "yours": any(r.yours for r in m.rows)}
     return " ".join(text for key, text in LEGEND.items() if shown[key])
 
 

@@ -227,8 +227,8 @@ def dataset_section(dataset: str, records: list[dict], results: Path, out: Path,
 
 
 def write_page(records: list[dict], results: Path, out: Path, planned: list | None = None,
-               absent: dict[str, str] | None = None, defaults: M.Defaults = lambda *_: None,
-               yours: list[dict] = (), yours_dir: Path | None = None) -> Path:
+               absent: dict[str, str] | None = None, *, defaults: M.Defaults, yours: list[dict] = (),
+               yours_dir: Path | None = None) -> Path:
     """Write OUT/index.html, its images and the records it links to; returns the page's path.
     `planned`: the runs the table should hold; `absent`: data sets without a row, and why;
     `defaults`: each method's profile parameters (matrix.profile_defaults), which name its
