@@ -56,7 +56,7 @@ def make_page(cli, tmp_path):
     return page
 
 
-def test_page_states_comparisons_costs_and_cells_not_run(dirs, cli, tmp_path):
+def test_page_states_comparisons_costs_cells_not_run_and_links_each_record(dirs, cli, tmp_path):
     page = make_page(cli, tmp_path)
     text = (page / "index.html").read_text()
     assert "oracle [noise=0.05] head h" in text and "oracle [noise=0.6] head h" in text
@@ -68,12 +68,7 @@ def test_page_states_comparisons_costs_and_cells_not_run(dirs, cli, tmp_path):
     assert "<td>mnist</td>" in text and "is not prepared under" in text  # a data set without rows, and why
     png = (page / "synthetic-cost.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_every_row_links_its_runs_records(dirs, cli, tmp_path):
-    page = make_page(cli, tmp_path)
-    text = (page / "index.html").read_text()
-    links = re.findall(r"href='runs/([0-9a-f]+)\.json'", text)
+    links = re.findall(r"href='runs/([0-9a-f]+)\.json'", text)  # every row links its runs' records
     assert sorted(links) == sorted(r["run_id"] for r in records(dirs[1]))  # 2 configurations x 2 seeds
     assert all(json.loads((page / "runs" / f"{run}.json").read_text())["run_id"] == run for run in links)
 
