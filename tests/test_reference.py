@@ -34,7 +34,7 @@ def test_reference_readme_opens_with_the_legend_and_the_matrix(dirs, cli):
     assert legend.startswith("# wsbench reference table\n") and "- **threads**:" in legend
     matrix, tables = rest.split("\n## digits\n")
     header = [c.strip() for c in matrix.splitlines()[2].strip("|").split("|")]
-    assert header == ["method", "digits", "fashion-mnist", "mnist", "modelnet40"]
+    assert header == ["method", "digits", "mnist", "fashion-mnist", "modelnet40"]
     assert "| threads" not in tables and "In every row: profile quick;" in tables  # said once, not a column
 
 

@@ -243,3 +243,10 @@ def test_zoo_export_writes_what_the_authors_loaders_read(registry, dirs, cli, tm
     assert code == 2 and "exists and is not an empty folder" in err and (tmp_path / "set" / "splits.json").exists()
     code, _, err = cli("zoo", "export", *recipe, "--format", "csv", "--out", str(tmp_path / "x"))
     assert code == 2 and "--format 'csv'" in err
+
+
+def test_zoo_help_names_every_recipe_parameter():
+    from wsbench.cli import build_parser
+    from wsbench.zoo.recipe import RECIPE
+    zoo_help = build_parser()._subparsers._group_actions[0].choices["zoo"].format_help()
+    assert [key for key in RECIPE if key not in zoo_help] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -357,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", default=None, help="train, val, test or all (fit and info: train; export: all)")
     p.add_argument("--zoo-param", action="append", default=[], metavar="KEY=VALUE",
                    help="the zoo methods' recipe parameters: inr_hidden inr_w0 inr_steps inr_lr inr_psnr_stop "
-                        "inr_offset inr_init inr_init_scheme inr_views inr_train_limit inr_seed")
+                        "inr_offset inr_init inr_init_scheme inr_views inr_train_limit inr_queries inr_seed")
     p.add_argument("--shard-size", type=int, default=1024, help="INRs per stored shard")
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--shards", help="only these shards (for workers): 0-9 or 3,4")
@@ -395,3 +396,6 @@ def main(argv: list[str] | None = None) -> None:
         print("wsbench: interrupted; finished runs keep their records, the next run redoes the rest",
               file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # the reader (head, less) stopped reading: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        sys.exit(141)

@@ -26,6 +26,11 @@ def _rates(doc: dict) -> str:
     return f"{rates['authors']:.1f} vs {rates['wsbench']:.1f} samples/s"
 
 
+def covers(doc: dict | None, method_version: int | None) -> bool:
+    """Whether rows of this method version run the network the cross-check reproduced."""
+    return doc is not None and doc["equal"] and doc.get("adapter_version") == method_version
+
+
 def cell(doc: dict | None, method_version: int | None) -> str:
     """The `authors' code` cell of a row of this method at this version."""
     if doc is None:
@@ -33,7 +38,7 @@ def cell(doc: dict | None, method_version: int | None) -> str:
     if not doc["equal"]:
         return (f"differs: logits {doc['max_logit_relative_error']:.1e}, "
                 f"losses {doc['max_loss_difference']:.1e}")
-    if doc.get("adapter_version") == method_version:
+    if covers(doc, method_version):
         return f"authors' model ✓ ({_rates(doc)})"
     return f"not this row's network; the authors' model is reproduced apart ({_rates(doc)})"
 

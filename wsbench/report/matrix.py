@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,6 +21,7 @@ from tabulate import tabulate
 
 from wsbench.core import params as P
 from wsbench.core.errors import UserError
+from wsbench.report import authors
 from wsbench.report.references import match
 from wsbench.report.tables import YOURS, facet_label, group_key, varying_facets
 
@@ -31,8 +32,8 @@ LEGEND = {  # the legend's sentences, each said where the matrix shows what it e
               "Bold: the best weight-space row of the column.",
     "paper": "[paper X]: the published figure for that method, head and data set, on the paper's own budget and "
              "INR set.",
-    "checked": "†: the authors' model is reproduced in wsbench and cross-checked against their code (the "
-               "report's section The authors' code).",
+    "checked": "†: the row runs the authors' model, shown to compute their function and take their training "
+               "steps by the cross-check against their code (the report's section The authors' code).",
     "sub": "↳: the method's other heads and configurations, named by what differs from its profile's.",
     "yours": "(yours): your records, beside the reference.",
 }
@@ -77,6 +78,7 @@ class Row:
     yours: bool
     variant: str
     head: str
+    checked: bool = False  # the row runs the authors' model, as the cross-check showed
 
 
 @dataclass
@@ -97,7 +99,6 @@ class Matrix:
     datasets: list[str]
     rows: list[Row]
     cells: dict[tuple[Row, str], Cell]
-    checked: set[str] = field(default_factory=set)  # methods cross-checked against the authors' code
 
     def label(self, i: int) -> tuple[str, bool]:
         """Row i's name, and whether it is a sub-row of the row above."""
@@ -108,8 +109,16 @@ class Matrix:
             parts.append(f"head {row.head}")
         if row is not block[0]:
             return ", ".join(parts), True
-        name = row.method + (" †" if row.method in self.checked else "") + (YOURS if row.yours else "")
+        name = row.method + (" †" if row.checked else "") + (YOURS if row.yours else "")
         return ", ".join([name, *parts]), False
+
+
+# Columns in the order the field's papers print them; other data sets follow by name.
+COLUMNS = ("digits", "mnist", "fashion-mnist", "modelnet40", "shapenet10", "scannet10")
+
+
+def column_order(dataset: str) -> tuple[int, str]:
+    return (COLUMNS.index(dataset) if dataset in COLUMNS else len(COLUMNS), dataset)
 
 
 def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str],
@@ -122,23 +131,24 @@ def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str],
             continue
         params = json.loads(row.key).get("params") or {}
         ref = match(row.method, row.dataset, row.head, params)
+        version = json.loads(row.key).get("versions", {}).get("method")
         key = Row(bool(row.kind), row.method, bool(getattr(row, "yours", False)), variant_of[row.key, row.profile],
-                  row.head)
+                  row.head, authors.covers((crosschecks or {}).get(row.method), version))
         cells[key, row.dataset] = Cell(row.test_mean, row.test_se, int(row.n),
                                        f"{ref['value']:.2f}" if ref else "")
-    datasets = sorted({d for _, d in cells})
+    datasets = sorted({d for _, d in cells}, key=column_order)
     for d in datasets:
         scored = [c for (r, dd), c in cells.items() if dd == d and not r.baseline]
         top = max((c.mean for c in scored), default=np.nan)
         for c in scored:
             c.best = c.mean == top
-    return Matrix(datasets, sorted({r for r, _ in cells}), cells, set(crosschecks or {}))
+    return Matrix(datasets, sorted({r for r, _ in cells}), cells)
 
 
 def legend(m: Matrix) -> str:
     """The sentences of LEGEND this matrix needs."""
     shown = {"always": True, "paper": any(c.published for c in m.cells.values()),
-             "checked": any(r.method in m.checked for r in m.rows),
+             "checked": any(r.checked for r in m.rows),
              "sub": any(m.label(i)[1] for i in range(len(m.rows))), "yours": any(r.yours for r in m.rows)}
     return " ".join(text for key, text in LEGEND.items() if shown[key])
 
