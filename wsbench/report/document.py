@@ -52,7 +52,7 @@ def render_report(title: str, reference: list[dict], reference_dir: Path, defaul
     beside it."""
     reference, yours = scored(reference), scored(list(yours))
     sections, columns = [], set()
-    for dataset in sorted({r["dataset"] for r in reference + yours}):
+    for dataset in sorted({r["dataset"] for r in reference + yours}, key=M.column_order):
         ref = [r for r in reference if r["dataset"] == dataset]
         mine = [r for r in yours if r["dataset"] == dataset]
         table = display_frame(aggregate_beside(ref, mine), crosschecks=crosschecks).drop(columns=["dataset"])

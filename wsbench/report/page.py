@@ -238,7 +238,7 @@ def write_page(records: list[dict], results: Path, out: Path, planned: list | No
     records = [r for r in records if not r.get("tune")]
     yours = [r for r in yours if not r.get("tune")]
     out.mkdir(parents=True, exist_ok=True)
-    datasets = sorted({r["dataset"] for r in records + yours} | {s.dataset for s in planned})
+    datasets = sorted({r["dataset"] for r in records + yours} | {s.dataset for s in planned}, key=M.column_order)
     crosschecks = load_crosschecks(results)
     body = ["<h1>wsbench results</h1>",
             "<p class='note'>" + "<br>".join(html.escape(line) for line in provenance_lines(records + yours))
