@@ -108,8 +108,8 @@ def test_misshapen_embeddings_fail_their_run_naming_the_head(dirs, cli):
                        "missing_rows=1")
     assert code == 1 and "Traceback" not in err
     (rec,) = records(results)
-    assert rec["status"] == "failed" and "protocol violation: head 'h': test embeddings must be a finite float " \
-        "array of shape (80, D); got float32 of shape (79, 2)" in rec["error"]
+    assert rec["status"] == "failed" and "protocol violation: test embeddings of head 'h': expected shape " \
+        "(80, D), one vector per sample, got shape (79, 2)" in rec["error"]
     assert not (results / "embeddings").exists()
 
 

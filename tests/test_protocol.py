@@ -10,7 +10,7 @@ from conftest import ROOT, discover_all, records
 
 from wsbench.core.contracts import HeadResult
 from wsbench.core.errors import ProtocolViolation
-from wsbench.core.protocol import EMBEDDING_WIDTH, checked_embeddings
+from wsbench.core.protocol import EMBEDDING_WIDTH, checked_embeddings, checked_predictions
 from wsbench.core.records import NOT_KEPT
 from wsbench.report.tables import aggregate
 
@@ -246,3 +246,38 @@ def test_wide_embeddings_are_kept_as_their_leading_principal_components():
     with pytest.raises(ProtocolViolation, match="float16's range"):
         checked_embeddings("h", HeadResult([], [], embeddings={"val": val[:, :3] * 1e6, "test": test[:, :3]}),
                            {"val": 300, "test": 200})
+
+
+def test_each_check_of_a_heads_output_names_its_defect():
+    """NaN and infinities are called that, apart from a wrong shape or dtype."""
+    val, test = np.ones((300, 256), np.float32), np.ones((200, 256), np.float32)
+    val[0, :12] = np.nan
+    test[1, 0] = np.inf
+
+    def fails(message, **embeddings):
+        with pytest.raises(ProtocolViolation) as err:
+            checked_embeddings("x", HeadResult([], [], embeddings={"val": val, "test": test, **embeddings}),
+                               {"val": 300, "test": 200})
+        assert str(err.value) == message
+
+    fails("val embeddings of head 'x' hold NaN (12 of 76800 values)")
+    fails("test embeddings of head 'x' hold infinities (1 of 51200 values)", val=np.ones((300, 256)))
+    fails("val embeddings of head 'x': expected shape (300, D), one vector per sample, got shape (300,)",
+          val=np.ones(300))
+    fails("val embeddings of head 'x': expected a float array, got dtype int64", val=np.ones((300, 2), np.int64))
+    with pytest.raises(ProtocolViolation, match=r"got dtype float32 holding NaN \(1 of 30 values\)$"):
+        checked_predictions(np.r_[np.nan, np.zeros(29)].astype(np.float32), 30, 3, "h", 2, "validation")
+    with pytest.raises(ProtocolViolation, match=r"got shape \(30, 3\) \(logits\? return their argmax"):
+        checked_predictions(np.zeros((30, 3)), 30, 3, "h", 2, "validation")
+
+
+def test_a_feature_head_refuses_nan_features_before_training():
+    import torch
+    from wsbench.core.context import RunContext
+    from wsbench.train.heads import train_feature_head
+    x = torch.ones(10, 4)
+    bad = x.clone()
+    bad[2, 1] = float("nan")
+    with pytest.raises(ProtocolViolation, match=r"^val features of head 'proj' hold NaN \(1 of 40 values\)$"):
+        train_feature_head(x, torch.zeros(10, dtype=torch.long), bad, x, 2, RunContext(torch.device("cpu"), 0),
+                           name="proj")

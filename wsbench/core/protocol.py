@@ -28,17 +28,31 @@ def label_dtype(num_classes: int) -> np.dtype:
     return np.dtype(np.uint8 if num_classes <= 256 else np.uint16 if num_classes <= 65536 else np.uint32)
 
 
+def nonfinite(array: np.ndarray) -> str | None:
+    """What in a numeric array is not a finite number ("NaN (12 of 76800 values)"), or None."""
+    if array.dtype.kind not in "fc":
+        return None
+    nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+    parts = [f"{what} ({count} of {array.size} values)" for what, count in (("NaN", nan), ("infinities", inf))
+             if count]
+    return " and ".join(parts) or None
+
+
 def checked_predictions(pred, n: int, num_classes: int, head: str, epoch: int, split: str) -> np.ndarray:
     """`pred` as a 1-D integer array of n class indices in [0, num_classes), or a
     ProtocolViolation that names the head, the epoch (from 1) and what is wrong."""
     where = f"head {head!r}, epoch {epoch}, {split} predictions"
     pred = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
     if pred.ndim != 1:
-        raise ProtocolViolation(f"{where}: expected a 1-D array of {n} labels, got shape {pred.shape}")
+        logits = pred.ndim == 2 and len(pred) == n and pred.shape[1] > 1
+        raise ProtocolViolation(f"{where}: expected a 1-D array of {n} labels, got shape {pred.shape}"
+                                + (" (logits? return their argmax over classes)" if logits else ""))
     if len(pred) != n:
         raise ProtocolViolation(f"{where}: expected {n} labels (one per sample), got {len(pred)}")
     if not np.issubdtype(pred.dtype, np.integer):
-        raise ProtocolViolation(f"{where}: expected integer class indices, got dtype {pred.dtype}")
+        bad = nonfinite(pred)
+        raise ProtocolViolation(f"{where}: expected integer class indices, got dtype {pred.dtype}"
+                                + (f" holding {bad}" if bad else ""))
     if n and (pred.min() < 0 or pred.max() >= num_classes):
         raise ProtocolViolation(f"{where}: class indices must lie in [0, {num_classes}), "
                                 f"got values from {pred.min()} to {pred.max()}")
@@ -113,9 +127,14 @@ def checked_embeddings(name: str, head: HeadResult, sizes: dict[str, int]) -> di
     for split, n in sizes.items():
         array = head.embeddings[split]
         array = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
-        if array.ndim != 2 or len(array) != n or array.dtype.kind != "f" or not np.isfinite(array).all():
-            raise ProtocolViolation(f"head {name!r}: {split} embeddings must be a finite float array of shape "
-                                    f"({n}, D); got {array.dtype} of shape {array.shape}")
+        where = f"{split} embeddings of head {name!r}"
+        if array.dtype.kind != "f":
+            raise ProtocolViolation(f"{where}: expected a float array, got dtype {array.dtype}")
+        if array.ndim != 2 or len(array) != n:
+            raise ProtocolViolation(f"{where}: expected shape ({n}, D), one vector per sample, "
+                                    f"got shape {array.shape}")
+        if bad := nonfinite(array):
+            raise ProtocolViolation(f"{where} hold {bad}")
         arrays[split] = array.astype(np.float64)
     if len({a.shape[1] for a in arrays.values()}) > 1:
         raise ProtocolViolation(f"head {name!r}: validation and test embeddings differ in width "

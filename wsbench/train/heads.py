@@ -11,7 +11,9 @@ from torch import nn
 
 from wsbench.core.context import RunContext
 from wsbench.core.contracts import HeadResult
+from wsbench.core.errors import ProtocolViolation
 from wsbench.core.params import parse_widths
+from wsbench.core.protocol import nonfinite
 from wsbench.models.mlp import mlp
 from wsbench.train.loop import Loop
 from wsbench.train.optim import Optimisation
@@ -107,6 +109,9 @@ def train_feature_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torc
     """An MLP on standardised features (latents, pixels), trained by `train_classifier`;
     `name` keeps its checkpoint apart from the run's other heads. Its embeddings are the
     features it was given (a method's latents), not the MLP's hidden layer."""
+    for split, x in (("train", train_x), ("val", val_x), ("test", test_x)):
+        if not torch.isfinite(x).all():  # a NaN trains nothing and would fail the run only at its end
+            raise ProtocolViolation(f"{split} features of head {name!r} hold {nonfinite(x.float().cpu().numpy())}")
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     norm = [((x - mean) / std).to(ctx.device) for x in (train_x, val_x, test_x)]
     model = mlp(train_x.shape[1], parse_widths(hidden), num_classes, dropout).to(ctx.device)
