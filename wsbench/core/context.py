@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import resource
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -28,6 +29,23 @@ def peak_rss_mb() -> float:
 
 
 ATTEMPTS_FILE = "attempts.json"
+CODE_FILE = "code.json"  # the fingerprint of the code that wrote a run's checkpoints
+
+
+def stale_code(checkpoint_dir: Path, code: dict[str, str]) -> str | None:
+    """Why the checkpoints in this folder were written by code other than `code` (plugin file
+    or wsbench version -> fingerprint), or None if they were not (or there are none)."""
+    if not checkpoint_dir.is_dir() or not any(checkpoint_dir.iterdir()):
+        return None
+    try:
+        written = json.loads((checkpoint_dir / CODE_FILE).read_text())
+    except (OSError, ValueError):
+        return "they name no code fingerprint"
+    if not isinstance(written, dict):
+        return "they name no code fingerprint"
+    if changed := [k for k in sorted({*written, *code}) if written.get(k) != code.get(k)]:
+        return f"{', '.join(changed)} changed"
+    return None
 
 
 def read_attempts(checkpoint_dir: Path | None) -> list[dict[str, float]]:
@@ -47,6 +65,7 @@ class RunContext:
     checkpoint_dir: Path | None = None
     artifact_dir: Path | None = None
     data_root: Path | None = None  # where shared derived data (INR zoos) is kept
+    code: dict[str, str] = field(default_factory=dict)  # fingerprint of the code run: plugin files, wsbench
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     shared: dict[str, dict[str, float]] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)  # this attempt of the run
@@ -54,6 +73,13 @@ class RunContext:
     earlier: list[dict[str, float]] = field(default_factory=list)  # attempts before this one
 
     def __post_init__(self):
+        """Checkpoints written by other code (a plugin edited since, another wsbench) would
+        restore state that this code did not compute: they are removed, and the run starts
+        afresh."""
+        if self.checkpoint_dir is not None and (why := stale_code(self.checkpoint_dir, self.code)):
+            self.log(f"checkpoints of {self.checkpoint_dir.name} were written by other code ({why}): "
+                     f"starting afresh")
+            shutil.rmtree(self.checkpoint_dir)
         self.earlier = read_attempts(self.checkpoint_dir)
 
     def shared_cost(self, name: str, total: dict[str, float], here: dict[str, float]) -> None:
@@ -97,6 +123,7 @@ class RunContext:
         if self.checkpoint_dir is not None:
             buffer = io.BytesIO()
             torch.save(state, buffer)
+            atomic_write_json(self.checkpoint_dir / CODE_FILE, self.code)  # before the state it vouches for
             atomic_write_bytes(self.checkpoint_dir / f"{name}.pt", buffer.getvalue())
             atomic_write_json(self.checkpoint_dir / ATTEMPTS_FILE,
                               {"earlier": self.earlier, "last": self.clock.elapsed()})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from wsbench.core.contracts import Dataset, Method
 from wsbench.core.errors import UserError
+from wsbench.core.fileio import sha256_file
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Registry:
     datasets: dict[str, type[Dataset]] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)  # file -> error
     sources: dict[str, Path] = field(default_factory=dict)  # "method:NAME" -> file
+    digests: dict[str, str] = field(default_factory=dict)  # "method:NAME" -> sha256 of the file as imported
     dirs: list[str] = field(default_factory=list)  # the folders searched: a run's process searches the same
 
     def method(self, name: str) -> type[Method]:
@@ -32,6 +34,14 @@ class Registry:
 
     def dataset(self, name: str) -> type[Dataset]:
         return self._get(self.datasets, name, "data set")
+
+    def files(self, method: str, dataset: str) -> dict[str, dict[str, str]]:
+        """The plugin files a run of this method on this data set executes, each named by
+        its folder and name (`methods/x.py`) with its sha256: what identifies a plugin's code
+        where a version number that nobody bumped does not."""
+        return {kind: {"file": f"{self.sources[key].parent.name}/{self.sources[key].name}",
+                       "sha256": self.digests[key]}
+                for kind, key in (("method", f"method:{method}"), ("dataset", f"dataset:{dataset}"))}
 
     def _get(self, table: dict, name: str, kind: str) -> type:
         if name not in table:
@@ -83,5 +93,5 @@ def discover(dirs: list[str]) -> Registry:
                             reg.broken[str(path)] = f"{kind} {cls.name!r} is already defined in {reg.sources[key]}"
                         else:
                             table[cls.name] = cls
-                            reg.sources[key] = path
+                            reg.sources[key], reg.digests[key] = path, sha256_file(path)
     return reg

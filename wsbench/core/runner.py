@@ -20,8 +20,8 @@ from wsbench.core.discovery import Registry
 from wsbench.core.lock import RunLock
 from wsbench.core.errors import ProtocolViolation, UserError
 from wsbench.core.protocol import checked_embeddings, score_head, seed_everything
-from wsbench.core.records import (SCHEMA_VERSION, keeps_embeddings, provenance, read_record, record_path,
-                                  record_problem, run_id, run_identity, write_embeddings, write_labels,
+from wsbench.core.records import (SCHEMA_VERSION, keeps_embeddings, package_versions, provenance, read_record,
+                                  record_path, record_problem, run_id, run_identity, write_embeddings, write_labels,
                                   write_predictions, write_record)
 from wsbench.core.worker import run_in_process
 
@@ -103,6 +103,9 @@ class Runner:
         current = record is not None and record_problem(record) is None  # an older schema's is run again
         return record if current and record.get("status") == "ok" else None
 
+    def checkpoint_dir(self, spec: RunSpec) -> Path:
+        return self.results / "checkpoints" / spec.run_id
+
     def lock(self, spec: RunSpec) -> RunLock:
         return RunLock(self.results / "locks" / f"{spec.run_id}.lock")
 
@@ -118,6 +121,8 @@ class Runner:
         try:
             if not self.force and (record := self.done(spec)):  # its owner finished it just now
                 return record, False
+            if self.force:  # a forced run starts from nothing, not from an earlier attempt's checkpoints
+                shutil.rmtree(self.checkpoint_dir(spec), ignore_errors=True)
             return run_in_process(self, spec), True
         finally:
             lock.release()
@@ -139,14 +144,15 @@ class Runner:
     def execute(self, spec: RunSpec, attempt: str = "") -> dict:
         """The run itself, in this process: load, run the method on the blinded splits,
         check and score every head against the labels only the harness holds, record."""
-        ctx = RunContext(self.device, spec.seed, quiet=self.quiet,
-                         checkpoint_dir=self.results / "checkpoints" / spec.run_id,
-                         artifact_dir=self.results / "artifacts" / spec.run_id, data_root=self.data_root)
+        plugins = self.reg.files(spec.method, spec.dataset)
+        code = {**{f["file"]: f["sha256"] for f in plugins.values()}, "wsbench": package_versions()["wsbench"]}
+        ctx = RunContext(self.device, spec.seed, quiet=self.quiet, checkpoint_dir=self.checkpoint_dir(spec),
+                         artifact_dir=self.results / "artifacts" / spec.run_id, data_root=self.data_root, code=code)
         record = {**base_record(spec), "attempt": attempt or uuid.uuid4().hex}
         try:
             with ctx.stage("load_data"):
                 data = self.reg.dataset(spec.dataset)().load(self.data_root, spec.data_params)
-            record["provenance"] = {**provenance(self.device), "data_checksums": data.checksums}
+            record["provenance"] = {**provenance(self.device), "plugins": plugins, "data_checksums": data.checksums}
             ctx.shared.update(data.shared_costs)
             method = self.reg.method(spec.method)()
             record["weight_space"] = method.weight_space
