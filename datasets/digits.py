@@ -4,9 +4,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wsbench.api import DataSplits, Dataset, Split
-from wsbench.core.fileio import sha256_bytes
-from wsbench.data.splits import read_split
+from wsbench.api import DataSplits, Dataset, Split, read_split, sha256_bytes
 
 
 class Digits(Dataset):

@@ -1,7 +1,7 @@
 """Fashion-MNIST (Xiao et al. 2017): 28x28 clothing images, 55,000 / 5,000 / 10,000."""
 from pathlib import Path
 
-from wsbench.data.idx import IdxImageDataset
+from wsbench.api import IdxImageDataset
 
 
 class FashionMNIST(IdxImageDataset):

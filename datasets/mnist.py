@@ -1,7 +1,7 @@
 """MNIST (LeCun et al.): 28x28 handwritten digits, 55,000 / 5,000 / 10,000."""
 from pathlib import Path
 
-from wsbench.data.idx import IdxImageDataset
+from wsbench.api import IdxImageDataset
 
 
 class MNIST(IdxImageDataset):

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.data.pointclouds import PointCloudDataset
-from wsbench.data.splits import complement, per_class_holdout
+from wsbench.api import PointCloudDataset, complement, per_class_holdout
 
 
 class ModelNet40(PointCloudDataset):

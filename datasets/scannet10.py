@@ -11,24 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.core.errors import UserError
-from wsbench.data.pointclouds import (POINTDA10_CLASSES, POINTDA10_SOURCE, SPLITS, PointCloudDataset, check_cloud,
-                                 fit_points)
+from wsbench.api import PointDA10Dataset, UserError, check_cloud, fit_points
 
 H5_NAME = re.compile(r"(train|test)_(\d+)\.h5")
 
 
-class ScanNet10(PointCloudDataset):
+class ScanNet10(PointDA10Dataset):
     name = "scannet10"
     description = "PointDA-10 ScanNet-10 point clouds (.h5), 10 classes; train / val (a tenth per class) / test"
-    prepare_hint = f" ({POINTDA10_SOURCE}; DIR is its scannet/ folder of train_N.h5 and test_N.h5 files)"
-    classes = POINTDA10_CLASSES
+    prepare_hint = f" ({PointDA10Dataset.release}; DIR is its scannet/ folder of train_N.h5 and test_N.h5 files)"
     formats = ("h5",)
 
     def source_files(self, folder: Path) -> tuple[str, list[tuple[str, Path]]]:
         """Every train_N.h5 and test_N.h5 of folder, in the order of N."""
         found = sorted((m[1], int(m[2]), p) for p in folder.iterdir() if (m := H5_NAME.fullmatch(p.name)))
-        for split in SPLITS:
+        for split in ("train", "test"):
             if not any(s == split for s, _, _ in found):
                 raise UserError(f"{folder}: no {split}_N.h5 files (PointDA-10's ScanNet-10 layout)")
         return "h5", [(split, path) for split, _, path in found]

@@ -4,11 +4,10 @@ PointDA-10 ships it as `<class>/{train,test}/*.npy`, one (points, 3) cloud per
 shape (about 17,378 train / 2,492 test); validation is a per-class tenth of
 train drawn at prepare time (seed 0) and kept in meta.json.
 """
-from wsbench.data.pointclouds import POINTDA10_CLASSES, POINTDA10_SOURCE, PointCloudDataset
+from wsbench.api import PointDA10Dataset
 
 
-class ShapeNet10(PointCloudDataset):
+class ShapeNet10(PointDA10Dataset):
     name = "shapenet10"
     description = "PointDA-10 ShapeNet-10 point clouds, 10 classes; train / val (a tenth per class) / test"
-    prepare_hint = f" ({POINTDA10_SOURCE}; DIR is its shapenet/ folder, <class>/{{train,test}}/*.npy)"
-    classes = POINTDA10_CLASSES
+    prepare_hint = f" ({PointDA10Dataset.release}; DIR is its shapenet/ folder, <class>/{{train,test}}/*.npy)"

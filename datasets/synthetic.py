@@ -4,8 +4,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wsbench.api import DataSplits, Dataset, Param, Split
-from wsbench.core.fileio import sha256_bytes
+from wsbench.api import DataSplits, Dataset, Param, Split, sha256_bytes
 
 
 class Synthetic(Dataset):

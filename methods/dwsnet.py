@@ -3,8 +3,7 @@
 Navon et al. (2023), "Equivariant Architectures for Learning in Deep Weight
 Spaces". The zoo, normalisation and training loop are wsbench.zoo.method's.
 """
-from wsbench.api import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, Param, ZooMethod, on_shapes, parse_widths
-from wsbench.models.dwsnet import DWSNet
+from wsbench.api import DWSNet, Param, ZooMethod, parse_widths
 
 
 class DWSNetMethod(ZooMethod):
@@ -17,13 +16,12 @@ class DWSNetMethod(ZooMethod):
         "head_hidden": Param("128", "hidden widths of the invariant head's MLP", widths=True),
     }
     profiles = {
-        "quick": {**QUICK_ZOO, "epochs": 15},
-        **on_shapes(QUICK_UDF_ZOO),
+        "quick": {"epochs": 15},
         # AvivNavon/DWSNets@2001d52 experiments/mnist/trainer.py defaults (--model dwsnet): 100 epochs, batch
         # 512, AdamW 5e-3, weight decay 5e-4, 32 channels, 5 equivariant layers, a linear invariant head.
         # Not expressible here: amsgrad and a constant rate (wsbench: cosine), max pooling and the SAB set
         # layers, no batch norm after the last layer, their weight augmentations, per-entry statistics.
-        "paper": {**DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3, "weight_decay": 5e-4,
+        "paper": {**ZooMethod.DWSNET_SET, "epochs": 100, "batch_size": 512, "lr": 5e-3, "weight_decay": 5e-4,
                   "channels": 32, "layers": 5, "head_hidden": ""},
         "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "head_hidden": "16"},
     }

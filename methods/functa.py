@@ -10,10 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, Loop, Method, MethodOutput, Param, Reconstruction,
-                         RunContext, parse_widths, siren_layout, split_fields, stage_result, train_feature_head)
-from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.models.modulated import ModulatedSiren
+from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, Loop, Method, MethodOutput, ModulatedSiren, Param,
+                         Reconstruction, RunContext, inner_sgd, parse_widths, siren_layout, split_fields, stage_result,
+                         step_batch, train_feature_head)
 
 
 class Functa(Method):

@@ -13,11 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import (DataSplits, Field, Loop, Method, MethodOutput, Param, Reconstruction, RunContext,
-                         on_shapes, parse_widths, siren_layout, split_fields, stage_result, train_feature_head)
-from wsbench.inr.fields import random_queries
-from wsbench.models.hypernetwork import ConvEncoder, HyperNetwork, generate
-from wsbench.models.mlp import mlp
+from wsbench.api import (ConvEncoder, DataSplits, Field, HyperNetwork, Loop, Method, MethodOutput, Param,
+                         Reconstruction, RunContext, generate, mlp, parse_widths, random_queries, siren_layout,
+                         split_fields, stage_result, train_feature_head)
 
 
 def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, ctx: RunContext,
@@ -80,7 +78,7 @@ class HyperINR(Method):
     }
     profiles = {
         "quick": {},
-        **on_shapes(UDF_QUICK),
+        "quick@pointcloud": UDF_QUICK,
         "quick@digits": {"latent_dim": 32, "hyper_hidden": "64", "epochs": 60, "query_fraction": 1.0},
         "smoke": {"latent_dim": 8, "hyper_hidden": "16", "siren_hidden": "8", "epochs": 3, "fit_steps": 5,
                   "head_hidden": "32", "head_epochs": 3},

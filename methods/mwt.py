@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, HeadResult, Loop, Method, MethodOutput, Param,
-                         Reconstruction, RunContext, parse_widths, penultimate_features, siren_layout, split_fields)
-from wsbench.inr.meta import step_batch
-from wsbench.models.mwt import MWTNetwork
+from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, HeadResult, Loop, Method, MethodOutput, MWTNetwork,
+                         Param, Reconstruction, RunContext, parse_widths, penultimate_features, siren_layout,
+                         split_fields, step_batch)
 
 
 class MWT(Method):

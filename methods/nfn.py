@@ -3,8 +3,7 @@
 Zhou et al. (2023), "Permutation Equivariant Neural Functionals": Fourier
 features of every weight, equivariant layers, invariant pooling, an MLP head.
 """
-from wsbench.api import QUICK_UDF_ZOO, QUICK_ZOO, Param, ZooMethod, on_shapes, parse_widths
-from wsbench.models.nfn import NFN
+from wsbench.api import NFN, Param, ZooMethod, parse_widths
 
 
 class NFNMethod(ZooMethod):
@@ -20,8 +19,7 @@ class NFNMethod(ZooMethod):
         "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP", widths=True),
     }
     profiles = {
-        "quick": {**QUICK_ZOO, "epochs": 20, "layers": 4},
-        **on_shapes(QUICK_UDF_ZOO),
+        "quick": {"epochs": 20, "layers": 4},
         # AllanYangZhou/nfn@ce78322 experiments/classify_siren_configs (main.yaml, nfnet/inv_ff.yaml,
         # opt/adam.yaml, setup/mnist.yaml): HNP, 3 layers of 512, 128 Fourier frequencies, head 1000-1000, Adam
         # 1e-4, batch 32, 200k steps (12 epochs of 10 views), standard SIRENs refitted 10 times per image. Not

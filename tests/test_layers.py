@@ -33,7 +33,7 @@ def imported_modules(path):
     """Every wsbench module a file imports, at the top or inside a function."""
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name.startswith("wsbench."))
+            yield from (a.name for a in node.names if a.name == "wsbench" or a.name.startswith("wsbench."))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wsbench"):
             if node.module == "wsbench":
                 yield from (f"wsbench.{a.name}" for a in node.names)
@@ -59,6 +59,28 @@ def test_the_layering_check_can_fail(tmp_path):
     bad = tmp_path / "leak.py"
     bad.write_text("from wsbench.core.errors import UserError\n\ndef f():\n    import wsbench.cli\n")
     assert {layer(m) for m in imported_modules(bad)} - BELOW["inr"] == {"core", "cli"}
+
+
+def past_the_api(paths) -> list[str]:
+    """Every import of these plugin files that reaches into wsbench other than through wsbench.api."""
+    return [f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name} imports {module}"
+            for path in paths for module in imported_modules(path) if module != "wsbench.api"]
+
+
+def test_shipped_plugins_import_nothing_of_wsbench_but_the_api():
+    """The sealed plugin boundary: shipped methods (the template included) and data sets
+    import wsbench.api alone, so the package behind it can move without breaking a plugin."""
+    plugins = sorted([*(ROOT / "methods").glob("*.py"), *(ROOT / "datasets").glob("*.py")])
+    assert any(p.name == "template_method.py" for p in plugins) and len(plugins) > 10
+    leaks = past_the_api(plugins)
+    assert not leaks, "\n".join(leaks)
+
+
+def test_the_plugin_boundary_check_can_fail(tmp_path):
+    bad = tmp_path / "leaky_method.py"
+    bad.write_text("from wsbench.api import Method\nfrom wsbench import api\nimport wsbench\n\n"
+                   "def build():\n    from wsbench.models.dwsnet import DWSNet\n")
+    assert past_the_api([bad]) == ["leaky_method.py imports wsbench", "leaky_method.py imports wsbench.models.dwsnet"]
 
 
 def test_pyproject_lists_every_package_and_maps_the_shipped_plugins():

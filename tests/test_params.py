@@ -16,6 +16,21 @@ def test_profiles_then_dataset_profile_then_overrides(registry):
     assert over["latent_dim"] == 7 and over["refit_train"] is True and over["lr"] == 0.01
 
 
+def test_profile_then_modality_profile_then_dataset_profile():
+    class Toy:
+        name = "toy"
+        params = {"a": Param(1), "b": Param(1), "c": Param(1)}
+        profiles = {"quick": {"a": 2}, "quick@pointcloud": {"a": 3, "b": 3}, "quick@modelnet40": {"b": 4}}
+
+    assert resolve(Toy, {}, "quick", "modelnet40", "pointcloud") == {"a": 3, "b": 4, "c": 1}
+    assert resolve(Toy, {}, "quick", "shapenet10", "pointcloud") == {"a": 3, "b": 3, "c": 1}
+    assert resolve(Toy, {}, "quick", "modelnet40", "image") == {"a": 2, "b": 4, "c": 1}
+    assert resolve(Toy, {"a": "5"}, "quick", "digits", "image") == {"a": 5, "b": 1, "c": 1}
+    with pytest.raises(UserError, match=r"profile 'quick@pointcloud' sets 'd', which is not declared"):
+        resolve(type("Bad", (Toy,), {"profiles": {"quick": {}, "quick@pointcloud": {"d": 1}}}), {}, "quick",
+                "shapenet10", "pointcloud")
+
+
 def test_unknown_parameter_is_named_with_the_declared_ones(registry):
     with pytest.raises(UserError, match=r"unknown parameter 'latnt_dim'.*latent_dim"):
         resolve(registry.method("hyperinr"), {"latnt_dim": "3"}, profile="quick")

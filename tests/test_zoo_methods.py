@@ -131,10 +131,57 @@ def test_zoo_methods_share_one_udf_zoo_on_shapes_and_one_image_zoo_elsewhere(reg
     from wsbench.zoo.recipe import RECIPE
     recipes = {}
     for data in (dataset, "mnist"):
-        recipes[data] = {json.dumps({k: v for k, v in resolve(registry.method(name), {}, profile="quick",
-                                                                dataset=data).items() if k in RECIPE},
+        modality = registry.dataset(data).modality
+        recipes[data] = {json.dumps({k: v for k, v in resolve(registry.method(name), {}, "quick", data,
+                                                                modality).items() if k in RECIPE},
                                     sort_keys=True) for name in ZOO_METHODS}
         assert len(recipes[data]) == 1, data
     shapes, images = (json.loads(next(iter(recipes[d]))) for d in (dataset, "mnist"))
     assert shapes["inr_offset"] == 0 and shapes["inr_psnr_stop"] == 0 and shapes["inr_queries"] > 0
     assert images["inr_offset"] == 0.5 and images["inr_init_scheme"] == "dwsnet" and images["inr_queries"] == 0
+
+
+def test_a_point_cloud_set_gets_the_udf_zoo_by_its_modality_not_by_its_name(registry):
+    """A data set no method names, planned as a run is: its quick zoo is the one of every
+    point-cloud set, and the image sets' stays DWSNet's."""
+    from wsbench.core.discovery import Registry
+    from wsbench.core.runner import plan
+    from wsbench.zoo.recipe import RECIPE
+
+    class MyScans(registry.dataset("shapenet10")):
+        name = "my-scans"
+    reg = Registry(methods=registry.methods, datasets={**registry.datasets, MyScans.name: MyScans})
+    for name in ZOO_METHODS:
+        zoo = {s.dataset: {k: s.params[k] for k in RECIPE}
+               for s in plan(reg, [name], ["my-scans", "modelnet40", "mnist"], [0], "quick", [], [])}
+        assert zoo["my-scans"] == zoo["modelnet40"] != zoo["mnist"], name
+        assert zoo["my-scans"]["inr_queries"] > 0 and zoo["mnist"]["inr_offset"] == 0.5, name
+
+
+def test_a_zoo_method_merges_its_own_params_and_profiles_with_the_zoos():
+    """`params` and `profiles` a subclass declares are kept beside (and win over) the zoo
+    recipe's, the training loop's and the zoo's quick profiles, also one subclass further down."""
+    from wsbench.core.params import Param
+    from wsbench.zoo.method import TRAIN_PARAMS, ZooMethod
+    from wsbench.zoo.recipe import QUICK_UDF_ZOO, QUICK_ZOO, RECIPE
+
+    class Mine(ZooMethod):
+        name = "mine"
+        model_params = {"width": Param(8, "network width", low=1)}
+        params = {"depth": Param(2, "network depth", low=1), "epochs": Param(3, "fewer epochs", low=1)}
+        profiles = {"quick": {"depth": 3}, "quick@pointcloud": {"epochs": 9}, "smoke": {"epochs": 1}}
+
+    assert set(Mine.params) == {*RECIPE, *TRAIN_PARAMS, "width", "depth"}
+    assert Mine.params["epochs"].default == 3 and Mine.params["inr_steps"] is RECIPE["inr_steps"]
+    assert Mine.profiles == {"quick": {**QUICK_ZOO, "depth": 3}, "quick@pointcloud": {**QUICK_UDF_ZOO, "epochs": 9},
+                             "smoke": {"epochs": 1}}
+    on_shapes = resolve(Mine, {}, "quick", "modelnet40", "pointcloud")
+    assert on_shapes["epochs"] == 9 and on_shapes["depth"] == 3 and on_shapes["inr_queries"] == 512
+
+    class Yours(Mine):
+        params = {"depth": Param(5, "deeper", low=1)}
+        profiles = {"quick": {"width": 4}}
+
+    assert set(Yours.params) == set(Mine.params) and Yours.params["depth"].default == 5
+    assert Yours.profiles["quick"] == {**QUICK_ZOO, "depth": 3, "width": 4}
+    assert ZooMethod.params == {**RECIPE, **TRAIN_PARAMS} and "depth" not in ZooMethod.profiles["quick"]

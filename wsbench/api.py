@@ -1,5 +1,6 @@
 """The plugin API: the one import path for method and data-set files, kept stable while
-the package behind it moves. Write plugins against these names only.
+the package behind it moves. Write plugins against these names only (the shipped plugins
+do: tests/test_layers.py checks it).
 
     from wsbench.api import Method, MethodOutput, Param, train_feature_head
 """
@@ -7,20 +8,46 @@ from wsbench.core.context import RunContext
 from wsbench.core.contracts import (SHAPE_BOUND, DataSplits, Dataset, HeadResult, HeldOutSplit,
                                     Method, MethodOutput, Reconstruction, Split)
 from wsbench.core.errors import ProtocolViolation, UserError
+from wsbench.core.fileio import sha256_bytes
 from wsbench.core.params import Param, parse_widths
 from wsbench.data.fields import field_of, siren_layout, split_fields
-from wsbench.data.splits import read_split
+from wsbench.data.idx import IdxImageDataset
+from wsbench.data.pointclouds import PointCloudDataset, PointDA10Dataset, check_cloud, fit_points
+from wsbench.data.splits import complement, per_class_holdout, read_split
 from wsbench.data.store import StoredDataset
-from wsbench.inr.fields import Field
+from wsbench.inr.fields import Field, random_queries
+from wsbench.inr.meta import inner_sgd, step_batch
 from wsbench.inr.siren import SirenLayout, siren_forward
+from wsbench.models.dwsnet import DWSNet
+from wsbench.models.flat import FlatMLP
+from wsbench.models.graph import NeuralGraph
+from wsbench.models.hypernetwork import ConvEncoder, HyperNetwork, generate
+from wsbench.models.mlp import mlp
+from wsbench.models.modulated import ModulatedSiren
+from wsbench.models.mwt import MWTNetwork
+from wsbench.models.nfn import NFN
+from wsbench.models.scalegmn import ScaleGMN
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.train.optim import Optimisation
-from wsbench.zoo.method import GRAPH_PARAMS, GRAPH_SMOKE, ZooMethod
-from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, on_shapes
+from wsbench.zoo.method import ZooMethod
 
-__all__ = ["CHECKPOINT_STEPS", "DWSNET_SET", "GRAPH_PARAMS", "GRAPH_SMOKE", "QUICK_UDF_ZOO", "QUICK_ZOO", "SHAPE_BOUND", "DataSplits", "Dataset", "Field",
-           "HeadResult", "HeldOutSplit", "Loop", "Method", "MethodOutput", "Optimisation", "Param", "ProtocolViolation",
-           "Reconstruction", "RunContext", "SirenLayout", "Split", "StoredDataset", "UserError", "ZooMethod",
-           "field_of", "on_shapes", "parse_widths", "penultimate_features", "predict", "read_split", "siren_forward", "siren_layout", "split_fields",
-           "stage_result", "train_classifier", "train_feature_head"]
+__all__ = [
+    # contracts and parameters
+    "DataSplits", "Dataset", "HeadResult", "HeldOutSplit", "Method", "MethodOutput", "Param", "ProtocolViolation",
+    "Reconstruction", "RunContext", "SHAPE_BOUND", "Split", "UserError", "parse_widths",
+    # data sets
+    "IdxImageDataset", "PointCloudDataset", "PointDA10Dataset", "StoredDataset", "check_cloud", "complement",
+    "fit_points", "per_class_holdout", "read_split", "sha256_bytes",
+    # INRs and their fields
+    "Field", "SirenLayout", "field_of", "inner_sgd", "random_queries", "siren_forward", "siren_layout",
+    "split_fields", "step_batch",
+    # networks
+    "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NeuralGraph",
+    "ScaleGMN", "generate", "mlp",
+    # training
+    "CHECKPOINT_STEPS", "Loop", "Optimisation", "penultimate_features", "predict", "stage_result",
+    "train_classifier", "train_feature_head",
+    # the two-stage zoo methods' base
+    "ZooMethod",
+]

@@ -146,7 +146,8 @@ def load_sweep(path: Path, reg: Registry) -> Sweep:
                      else file_seeds)
             profile = m.get("profile", doc.get("profile", "quick"))
             for overrides in _grid(m.get("params") or {}):
-                mparams = P.resolve(reg.method(m["name"]), overrides, profile=profile, dataset=d["name"])
+                mparams = P.resolve(reg.method(m["name"]), overrides, profile, d["name"],
+                                    reg.dataset(d["name"]).modality)
                 specs += [make_spec(reg, m["name"], d["name"], s, profile, mparams, dparams) for s in seeds]
     unique = {s.run_id: s for s in specs}
     return Sweep(doc.get("name", path.stem), path, list(unique.values()), cluster, sources)

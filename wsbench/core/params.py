@@ -1,4 +1,5 @@
-"""Declared parameters and their resolution: defaults <- profile <- profile@dataset <- --param.
+"""Declared parameters and their resolution: defaults <- profile <- profile@modality <-
+profile@dataset <- --param.
 
 Every value a run gets, whether from a default, a profile, a sweep file or the command
 line, is checked against its declaration before any work starts.
@@ -112,8 +113,10 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, str]:
 
 
 def resolve(plugin: type, overrides: dict[str, str], profile: str | None = None,
-            dataset: str | None = None) -> dict[str, Any]:
-    """The full parameter dict of one run, validated against what the plugin declares."""
+            dataset: str | None = None, modality: str | None = None) -> dict[str, Any]:
+    """The full parameter dict of one run, validated against what the plugin declares: the
+    defaults, then the profile's overrides, those of `profile@<modality>` (any data set of
+    that modality: quick@pointcloud), then those of `profile@<dataset>` (quick@digits)."""
     owner = f"{'method' if profile is not None else 'data set'} {plugin.name!r}"
     declared: dict[str, Param] = plugin.params
     values = {key: spec.default for key, spec in declared.items()}
@@ -122,7 +125,7 @@ def resolve(plugin: type, overrides: dict[str, str], profile: str | None = None,
         if profile not in profiles:
             names = sorted(p for p in profiles if "@" not in p)
             raise UserError(f"{owner}: unknown profile {profile!r}; available: {', '.join(names)}")
-        for name in (profile, f"{profile}@{dataset}"):
+        for name in (profile, f"{profile}@{modality}", f"{profile}@{dataset}"):
             for key, value in profiles.get(name, {}).items():
                 if key not in declared:
                     raise UserError(f"{owner}: profile {name!r} sets {key!r}, which is not declared")

@@ -65,7 +65,7 @@ def plan(reg: Registry, methods: list[str], datasets: list[str], seeds: list[int
     for dname in datasets:
         dparams = P.resolve(reg.dataset(dname), data_over)
         for mname in methods:
-            mparams = P.resolve(reg.method(mname), method_over, profile=profile, dataset=dname)
+            mparams = P.resolve(reg.method(mname), method_over, profile, dname, reg.dataset(dname).modality)
             specs += [make_spec(reg, mname, dname, s, profile, mparams, dparams, tune) for s in seeds]
     return specs
 

@@ -45,8 +45,9 @@ def profile_defaults(registry) -> Defaults:
     """(method, profile, data set) -> the parameters that profile gives the method there,
     or None where the method or profile is not known here."""
     def defaults(method: str, profile: str, dataset: str) -> dict | None:
+        data = registry.datasets.get(dataset)  # a record's data set may be unknown here: no modality then
         try:
-            return P.resolve(registry.method(method), {}, profile=profile, dataset=dataset)
+            return P.resolve(registry.method(method), {}, profile, dataset, data.modality if data else None)
         except UserError:
             return None
     return defaults

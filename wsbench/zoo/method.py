@@ -1,9 +1,9 @@
 """Two-stage weight-space methods: fit an INR zoo, then classify the INRs' weights.
 
-Every adapter of this family (dwsnet, nfn, neural-graph, flat-mlp) declares only
-its classifier; the zoo recipe, the weight normalisation, augmentation and the
-training loop live here, so the adapters differ in nothing but the network. The
-zoo is the run's shared work: a sweep fits it once, in a stage before the runs.
+Every adapter of this family (dwsnet, nfn, neural-graph, scalegmn, flat-mlp) declares
+only its classifier; the zoo recipe and its quick profiles, the weight normalisation,
+augmentation and the training loop live here, so the adapters differ in nothing but the
+network. The zoo is the run's shared work: a sweep fits it once, in a stage before the runs.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from wsbench.inr.siren import SirenLayout
 from wsbench.models.symmetry import affine_augment, permute_hidden
 from wsbench.train.heads import train_classifier
 from wsbench.train.optim import Optimisation
-from wsbench.zoo.recipe import RECIPE, zoo_specs
+from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, RECIPE, zoo_specs
 from wsbench.zoo.store import Zoo
 
 AUGMENTATIONS = ("none", "permute", "affine", "permute+affine")
@@ -36,28 +36,36 @@ TRAIN_PARAMS = {
                              "(folded into the first layer)", choices=AUGMENTATIONS),
 }
 
-# The graph metanetworks' network parameters and tiny test setting (neural-graph, scalegmn).
-GRAPH_PARAMS = {
-    "hidden": Param(32, "node and edge feature width", low=1),
-    "layers": Param(3, "message-passing layers", low=1),
-    "head_hidden": Param("128", "hidden widths of the pooled head's MLP", widths=True),
-}
-GRAPH_SMOKE = {"epochs": 2, "inr_steps": 20, "hidden": 8, "layers": 2, "head_hidden": "16"}
-
 
 class ZooMethod(Method):
-    """A classifier of independently fitted INRs; subclasses build the network."""
+    """A classifier of independently fitted INRs; subclasses build the network.
+
+    A subclass declares its network's parameters in `model_params` (or `params`) and its
+    profiles as overrides of the zoo's: every quick run fits the quick zoo (on point clouds
+    the quick UDF zoo) unless the subclass's own `quick` (`quick@pointcloud`) says otherwise.
+    """
 
     modalities = ("image", "pointcloud")
-    model_params: dict[str, Param] = {}
+    params = {**RECIPE, **TRAIN_PARAMS}
+    model_params: ClassVar[dict[str, Param]] = {}
+    profiles = {"quick": QUICK_ZOO, "quick@pointcloud": QUICK_UDF_ZOO}
+    # The zoo recipe of the published DWSNet/NFN/NG numbers, for subclasses' paper profiles.
+    DWSNET_SET: ClassVar[dict[str, Any]] = DWSNET_SET
     # Standardise each weight tensor by its mean and std over the training zoo; without
     # centring (False) only the scaling is applied, which keeps a sign flip a sign flip:
     # -w / std = -(w / std), whereas (-w - mean) / std is not -((w - mean) / std).
     centre: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs):
+        """Merge, never replace: a subclass's `model_params` and `params` add to the parameters
+        it inherits, its `profiles` to the inherited profiles of the same names (its own
+        entries win either way)."""
         super().__init_subclass__(**kwargs)
-        cls.params = {**RECIPE, **TRAIN_PARAMS, **cls.model_params}
+        parent = next(c for c in cls.__mro__[1:] if issubclass(c, ZooMethod))
+        own = cls.__dict__.get("profiles", {})
+        cls.params = {**parent.params, **cls.model_params, **cls.__dict__.get("params", {})}
+        cls.profiles = {name: {**parent.profiles.get(name, {}), **own.get(name, {})}
+                        for name in {**parent.profiles, **own}}
 
     @abstractmethod
     def build(self, layout: SirenLayout, num_classes: int, params: dict[str, Any]) -> nn.Module:

@@ -37,19 +37,12 @@ DWSNET_SET = {"inr_init_scheme": "dwsnet", "inr_offset": 0.5}
 # recipe has 1,000) on the first 20,000 training images, to fit a CPU hour; chosen on
 # test in an earlier version and re-tuned on validation (docs/notebook.md).
 QUICK_ZOO = {**DWSNET_SET, "inr_steps": 400, "inr_train_limit": 20000}
-# The shape data sets (UDFs of point clouds): their quick profiles are keyed quick@<name>.
-SHAPE_SETS = ("modelnet40", "shapenet10", "scannet10")
 # The quick zoo of shapes (SIREN 3-32-32-1 on unsigned distances, L1): 200 steps on 512 of
 # each shape's 4,000 queries (sized to about 12 CPU-minutes a zoo, not tuned), every training
 # shape, no early stop (a PSNR of distances means nothing) and no output offset; the
 # initialisation was chosen on validation (docs/notebook.md).
 QUICK_UDF_ZOO = {"inr_steps": 200, "inr_queries": 512, "inr_psnr_stop": 0, "inr_offset": 0.0,
                  "inr_train_limit": 0, "inr_init": "shared", "inr_init_scheme": "siren"}
-
-
-def on_shapes(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The profile as the quick profile of every shape data set (profile keys quick@<name>)."""
-    return {f"quick@{name}": profile for name in SHAPE_SETS}
 
 
 def zoo_specs(data: DataSplits, recipe: dict[str, Any], run_seed: int | None) -> dict[str, ZooSpec]:
