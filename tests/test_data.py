@@ -1,5 +1,7 @@
 import gzip
 import hashlib
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ from conftest import ROOT, discover_all
 
 from wsbench.core.errors import UserError
 from wsbench.data.idx import IDX_FILES, read_idx
-from wsbench.data.splits import read_split, write_split
+from wsbench.data.splits import indices_checksum, read_split, write_split
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
@@ -55,6 +57,12 @@ def test_truncated_and_corrupt_idx_are_rejected_by_name(tmp_path):
     (tmp_path / "float").write_bytes(good[:2] + b"\x0d" + good[3:])
     with pytest.raises(UserError, match=r"float.*not unsigned byte"):
         read_idx(tmp_path / "float")
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(UserError, match=r"empty: empty file, expected an IDX array$"):
+        read_idx(tmp_path / "empty")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(UserError, match=r"folder: cannot read it \(Is a directory\)$"):
+        read_idx(tmp_path / "folder")
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -150,6 +158,48 @@ def test_edited_split_file_is_refused(tmp_path):
     path.write_text(path.read_text().replace("[1, 2, 3]", "[1, 2, 4]"))
     with pytest.raises(UserError, match="checksum mismatch"):
         read_split(path)
+
+
+BAD_SPLITS = {  # indices (checksum recomputed, as an editor who knows the format would) -> the error
+    "range": ({"val": [0, 70000]}, "part 'val' holds index 70000, but the data has 60000 samples (indices 0-59999)"),
+    "negative": ({"val": [-1, 3]}, "part 'val' holds the negative index -1"),
+    "repeated": ({"val": [3, 3]}, "part 'val' holds index 3 more than once"),
+    "fraction": ({"val": [3.5, 4]}, "part 'val' holds 3.5, not a sample index"),
+    "text": ({"val": ["a", 3]}, "part 'val' holds 'a', not a sample index"),
+    "flag": ({"val": [False, 3]}, "part 'val' holds False, not a sample index"),
+    "list": ([1, 2], "`indices` must map each part to a list of sample indices"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_SPLITS))
+def test_a_malformed_split_file_is_named_with_its_defect(tmp_path, kind):
+    indices, says = BAD_SPLITS[kind]
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"how": "by hand", "sha256": indices_checksum(indices), "indices": indices}))
+    with pytest.raises(UserError) as err:
+        read_split(path, 60000)
+    assert str(err.value) == f"split file {path}: {says}"
+
+
+@pytest.mark.parametrize("text,says", [("[1, 2]", "expected a JSON object with `indices`"),
+                                       ("{", "not JSON"), (None, "cannot read it (No such file or directory)")])
+def test_an_unreadable_split_file_is_named(tmp_path, text, says):
+    path = tmp_path / "split.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(UserError, match=re.escape(f"split file {path}: {says}")):
+        read_split(path)
+
+
+@pytest.mark.parametrize("meta,says", [("{", "meta.json: unreadable"),
+                                       ('{"dataset": "mnist"}', "meta.json: no sha256 of data.npz")])
+def test_a_damaged_prepared_folder_says_to_prepare_again(tmp_path, registry, meta, says):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    (folder / "meta.json").write_text(meta)
+    (folder / "data.npz").write_bytes(b"")
+    with pytest.raises(UserError, match=re.escape(says) + ".*run `wsbench prepare mnist` again$"):
+        registry.dataset("mnist")().read_prepared(tmp_path)
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="../shared/data/mnist is not beside this checkout")

@@ -200,6 +200,8 @@ def test_scannet10_h5_layout_round_trip(tmp_path, dirs, cli, registry):
 MALFORMED = {  # file content -> what the error says
     "shape": (lambda p: np.save(p, np.zeros((50, 2), np.float32)), r"shape \(50, 2\), expected \(points, 3\)"),
     "nan": (lambda p: np.save(p, np.vstack([np.eye(3), [[np.nan, 0, 0]]])), "1 of 4 points have NaN"),
+    "inf": (lambda p: np.save(p, np.vstack([np.eye(3), [[np.nan, 0, 0], [0, np.inf, np.nan]]])),
+            "2 of 5 points have NaN coordinates and 1 of 5 points have infinite coordinates"),
     "empty": (lambda p: np.save(p, np.zeros((0, 3), np.float32)), r"empty array \(shape \(0, 3\)\)"),
     "few": (lambda p: np.save(p, np.random.default_rng(0).normal(size=(10, 3))), "10 points, fewer than points=32"),
     "text": (lambda p: p.write_text("not numpy"), "not a readable .npy array"),
@@ -226,6 +228,15 @@ def test_malformed_files_are_rejected_by_name(tmp_path, dirs, cli, registry, kin
     code, _, err = cli("prepare", "modelnet40", "--from", str(tmp_path / "src"), "--data-param", "points=32")
     assert code == 2 and re.search(f"{re.escape(str(bad))}: .*{says}", err) and "skip_bad=true" in err, err
     assert not dirs[0].exists() or list(dirs[0].iterdir()) == []
+
+
+def test_a_split_file_must_share_out_the_train_shapes(tmp_path, registry):
+    split = tmp_path / "split.json"
+    write_split(split, {"train": np.array([0, 1, 5]), "val": np.array([3])}, "by hand")
+    dataset = type("Edited", (registry.dataset("modelnet40"),), {"split_file": split})()
+    with pytest.raises(UserError, match=re.escape(f"split file {split}: its train and val parts do not share out "
+                                                  "the 4 train shapes (indices 0-3, each in one part)")):
+        dataset.train_val({"skipped": []}, 4)
 
 
 MALFORMED_H5 = {  # test_0.h5 from good (data, label) -> what the error says

@@ -35,10 +35,15 @@ def read_idx(path: Path) -> np.ndarray:
     path = Path(path)
     try:
         raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
+    except OSError as err:
+        raise UserError(f"{path}: cannot read it ({err.strerror or err})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"{path}: cannot read ({err}); the file is truncated or not gzip") from None
+        except (OSError, EOFError, zlib.error) as err:
+            raise UserError(f"{path}: a broken gzip file ({err}); it is truncated or corrupt") from None
+    if not raw:
+        raise UserError(f"{path}: empty file, expected an IDX array")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise UserError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
     if raw[2] != 0x08:
@@ -114,7 +119,7 @@ class IdxImageDataset(StoredDataset):
 
     def load(self, root: Path, params: dict) -> DataSplits:
         meta, arrays = self.read_prepared(root)
-        split, split_sha = read_split(self.split_file)
+        split, split_sha = read_split(self.split_file, len(arrays["train_labels"]))
         images = lambda x: torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(-1)
         labels = lambda y: torch.from_numpy(y.astype(np.int64))
         xtr, ytr = arrays["train_images"], arrays["train_labels"]

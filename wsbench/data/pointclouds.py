@@ -49,8 +49,10 @@ def check_cloud(array: np.ndarray, where: str) -> np.ndarray:
         raise UserError(f"{where}: shape {array.shape}, expected (points, 3), or more columns with xyz first")
     xyz = array[:, :3].astype(np.float32)
     if not np.isfinite(xyz).all():
-        bad = int((~np.isfinite(xyz)).any(axis=1).sum())
-        raise UserError(f"{where}: {bad} of {len(xyz)} points have NaN or infinite coordinates")
+        counts = [(what, int(test(xyz).any(axis=1).sum())) for what, test in (("NaN", np.isnan),
+                                                                              ("infinite", np.isinf))]
+        bad = " and ".join(f"{n} of {len(xyz)} points have {what} coordinates" for what, n in counts if n)
+        raise UserError(f"{where}: {bad}")
     if not np.ptp(xyz, axis=0).any():
         raise UserError(f"{where}: all {len(xyz)} points coincide")
     return xyz
@@ -261,13 +263,7 @@ class PointCloudDataset(StoredDataset):
                    f"stored split; repair or replace those files and prepare again" if skipped else "")
             raise UserError(f"split file {self.split_file} is for {expected} train shapes, but the prepared "
                             f"{self.name} has {n_train}{why}")
+        if not np.array_equal(np.sort(np.concatenate([split["train"], split["val"]])), np.arange(n_train)):
+            raise UserError(f"split file {self.split_file}: its train and val parts do not share out the "
+                            f"{n_train} train shapes (indices 0-{n_train - 1}, each in one part)")
         return split["train"], split["val"], split_sha
-
-
-class PointDA10Dataset(PointCloudDataset):
-    """A part of PointDA-10 (Qin et al. 2019): the 10 classes its parts share, in its label
-    order. Its real data is not distributed with wsbench: a subclass's `prepare_hint`
-    starts with `release`, where to get it, then says which of its folders DIR is."""
-
-    classes = POINTDA10_CLASSES
-    release: ClassVar[str] = POINTDA10_SOURCE

@@ -23,16 +23,38 @@ def write_split(path: Path, indices: dict[str, np.ndarray], how: str) -> None:
     atomic_write_json(path, {"how": how, "sha256": indices_checksum(clean), "indices": clean}, indent=None)
 
 
-def read_split(path: Path) -> tuple[dict[str, np.ndarray], str]:
-    """Index arrays by part name and their checksum; a tampered file is refused."""
+def read_split(path: Path, size: int | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """Index arrays by part name and their checksum; a tampered file is refused, and so are
+    indices that are not whole numbers, repeat, or (with `size`, the samples they pick
+    from) fall outside [0, size)."""
     try:
         doc = json.loads(Path(path).read_text())
-        indices, expected = doc["indices"], doc["sha256"]
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"split file {path}: unreadable ({err})") from None
+    except OSError as err:
+        raise UserError(f"split file {path}: cannot read it ({err.strerror or err})") from None
+    except ValueError as err:
+        raise UserError(f"split file {path}: not JSON ({err})") from None
+    if not isinstance(doc, dict) or not {"indices", "sha256"} <= set(doc):
+        raise UserError(f"split file {path}: expected a JSON object with `indices` (part -> list of sample "
+                        f"indices) and `sha256`")
+    indices, expected = doc["indices"], doc["sha256"]
+    if not isinstance(indices, dict) or not all(isinstance(v, list) for v in indices.values()):
+        raise UserError(f"split file {path}: `indices` must map each part to a list of sample indices")
     if indices_checksum(indices) != expected:
         raise UserError(f"split file {path}: checksum mismatch; the file was edited or corrupted")
-    return {k: np.asarray(v, dtype=np.int64) for k, v in indices.items()}, expected
+    parts = {}
+    for part, values in indices.items():
+        if wrong := [v for v in values if type(v) is not int][:1]:
+            raise UserError(f"split file {path}: part {part!r} holds {wrong[0]!r}, not a sample index")
+        parts[part] = array = np.asarray(values, dtype=np.int64)
+        if len(array) and array.min() < 0:
+            raise UserError(f"split file {path}: part {part!r} holds the negative index {array.min()}")
+        if len(array) and size is not None and array.max() >= size:
+            raise UserError(f"split file {path}: part {part!r} holds index {array.max()}, but the data has "
+                            f"{size} samples (indices 0-{size - 1})")
+        values, counts = np.unique(array, return_counts=True)
+        if (counts > 1).any():
+            raise UserError(f"split file {path}: part {part!r} holds index {values[counts > 1][0]} more than once")
+    return parts, expected
 
 
 def holdout(n: int, n_val: int, seed: int) -> np.ndarray:

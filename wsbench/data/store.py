@@ -48,7 +48,14 @@ class StoredDataset(Dataset):
         """meta.json and the arrays of data.npz written by `prepare`, checksum verified."""
         self.require_prepared(root)
         meta_path, data_path = self.folder(root) / META_FILE, self.folder(root) / DATA_FILE
-        meta = json.loads(meta_path.read_text())
+        again = f"run `wsbench prepare {self.name}` again"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as err:
+            raise UserError(f"{meta_path}: unreadable ({err}); {again}") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+            raise UserError(f"{meta_path}: no sha256 of {DATA_FILE}; it was edited or not written by prepare; "
+                            f"{again}")
         if sha256_file(data_path) != meta["sha256"]:
-            raise UserError(f"{data_path}: checksum mismatch; run `wsbench prepare {self.name}` again")
+            raise UserError(f"{data_path}: checksum mismatch; {again}")
         return meta, np.load(data_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ def attach_udf(data, cache_dir: Path, per_level: int, seed: int, progress=None) 
             with np.load(path) as cached:
                 coords, values = cached["coords"], cached["values"]
             here = {"wall_s": 0.0, "cpu_s": 0.0}
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none yet, or a broken one: build it
             bar = (lambda it: progress(it, desc=f"UDF queries ({name})", unit="shape")) if progress else None
             coords, values = udf_bank(clouds, per_level, seed, bar)
             buffer = io.BytesIO()
