@@ -267,3 +267,12 @@ class PointCloudDataset(StoredDataset):
             raise UserError(f"split file {self.split_file}: its train and val parts do not share out the "
                             f"{n_train} train shapes (indices 0-{n_train - 1}, each in one part)")
         return split["train"], split["val"], split_sha
+
+
+class PointDA10Dataset(PointCloudDataset):
+    """A part of PointDA-10 (Qin et al. 2019): the 10 classes its parts share, in its label
+    order. Its real data is not distributed with wsbench: a subclass's `prepare_hint`
+    starts with `release`, where to get it, then says which of its folders DIR is."""
+
+    classes = POINTDA10_CLASSES
+    release: ClassVar[str] = POINTDA10_SOURCE
