@@ -28,7 +28,7 @@ class Digits(Dataset):
         bunch = load_digits()
         x = torch.from_numpy((bunch.images / 16.0).astype(np.float32)).unsqueeze(-1)
         y = torch.from_numpy(bunch.target.astype(np.int64))
-        split, split_sha = read_split(self.split_file)
+        split, split_sha = read_split(self.split_file, len(y))
         parts = {k: Split(x[idx], y[idx]) for k, idx in split.items()}
         return DataSplits(self.name, "image", 10, parts["train"], parts["val"], parts["test"],
                           checksums={"images": sha256_bytes(bunch.images.tobytes()), "split": split_sha})
