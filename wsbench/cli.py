@@ -304,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="override a method parameter")
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--force", action="store_true", help="rerun runs that already succeeded")
+    p.add_argument("--force", action="store_true", help="rerun runs that already succeeded, each from nothing "
+                   "(its checkpoints removed)")
     p.add_argument("--tune", action="store_true",
                    help="tuning runs: score validation only, never compute a test accuracy (in no table)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
