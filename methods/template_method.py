@@ -1,9 +1,9 @@
 """Template of a method adapter: copy this file to methods/<your_method>.py of your project
 folder (the working directory, or `wsbench --project DIR`) and edit it.
 
-Import everything from `wsbench.api`, the stable plugin API; the package behind it
-(core/, data/, inr/, models/, train/, zoo/, ...) may move. Files named template_*.py
-are not listed. The harness gives `run` fixed train/val/test splits and a RunContext
+Import everything of wsbench from `wsbench.api` alone, the stable plugin API (networks
+included); the package behind it (core/, data/, inr/, models/, train/, zoo/, ...) may move.
+Keep your tuning constants in this file. Files named template_*.py are not listed. The harness gives `run` fixed train/val/test splits and a RunContext
 (device, seed, progress bars, stage timing); only the training split has labels
 (`data.train.y`): reading `data.val.y` or `data.test.y` raises and fails the run.
 `run` returns, for every classifier head, the predicted labels on val and test after
@@ -63,7 +63,8 @@ class TemplateMethod(Method):
     }
     # Overrides per profile; "quick" must fit a 2-core CPU, "paper" follows the
     # paper on a GPU, "smoke" is the tiny setting of the contract test;
-    # "quick@digits" would apply on top of "quick" for the digits data set only.
+    # "quick@<modality>" (quick@pointcloud) would apply on top of "quick" for every data
+    # set of that modality, "quick@digits" on top of both for the digits data set only.
     profiles = {"quick": {}, "paper": {"head_epochs": 100}, "smoke": {"head_epochs": 2}}
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:

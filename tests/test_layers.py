@@ -83,6 +83,17 @@ def test_the_plugin_boundary_check_can_fail(tmp_path):
     assert past_the_api([bad]) == ["leaky_method.py imports wsbench", "leaky_method.py imports wsbench.models.dwsnet"]
 
 
+def test_the_manual_names_every_api_name_and_no_other():
+    """docs/adding-a-method.md lists the API's names: the list and wsbench.api agree."""
+    import re
+
+    import wsbench.api
+    text = (ROOT / "docs" / "adding-a-method.md").read_text()
+    listed = text[text.index("Its names:"):text.index("tuning constants")]
+    assert set(re.findall(r"`(\w+)`", listed)) == set(wsbench.api.__all__)
+    assert all(hasattr(wsbench.api, name) for name in wsbench.api.__all__)
+
+
 def test_pyproject_lists_every_package_and_maps_the_shipped_plugins():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
