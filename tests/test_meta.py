@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from wsbench.core.runner import Runner, plan
+from wsbench.core.runner import Runner
+from wsbench.core.spec import plan
 from wsbench.core.context import RunContext
 from wsbench.inr.fields import Field
 from wsbench.inr.meta import inner_sgd, step_batch

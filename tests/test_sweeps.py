@@ -117,10 +117,12 @@ def test_stage_jobs_share_out_a_zoos_shards(tmp_path, registry):
     the second of two fits the one validation shard and nothing else."""
     from wsbench.cluster.stages import shared_stages
     from wsbench.cluster.sweepfile import load_sweep
+    from wsbench.core.request import Request
     data = tmp_path / "data"
     registry.dataset("synthetic")().prepare(data, None, {})
     specs = load_sweep(ROOT / "slurm" / "sweeps" / "zoo-smoke.yaml", registry).specs
-    stages = shared_stages(specs, registry, data, "cpu", jobs=2, threads=1)
+    where = Request(str(data), str(tmp_path / "results"), "cpu", registry.dirs, threads=1)
+    stages = shared_stages(specs, registry, where, jobs=2)
     assert [s.key.rsplit(", ", 1)[1] for s in stages] == ["piece 1 of 2", "piece 2 of 2"]
     stages[1].fn(*stages[1].args)
     folders = sorted(p.parent.name for p in (data / "zoos").glob("*/shard-*.npz"))
@@ -129,7 +131,7 @@ def test_stage_jobs_share_out_a_zoos_shards(tmp_path, registry):
     assert folders == val_zoo  # only the validation zoo's shard, the second of the three
     stages[0].fn(*stages[0].args)
     assert len(list((data / "zoos").glob("*/shard-*.npz"))) == 3
-    assert shared_stages(specs, registry, data, "cpu", jobs=1)[0].key.endswith("(inr zoo)")
+    assert shared_stages(specs, registry, where, jobs=1)[0].key.endswith("(inr zoo)")
 
 
 def test_dry_run_submits_nothing(tmp_path):

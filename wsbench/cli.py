@@ -56,7 +56,10 @@ def cmd_prepare(args, reg) -> None:
 
 
 def cmd_run(args, reg) -> None:
-    from wsbench.core.runner import Runner, plan, resolve_device, summarize, writes_data_root
+    from wsbench.core.records import summarize
+    from wsbench.core.request import resolve_device
+    from wsbench.core.runner import Runner, writes_data_root
+    from wsbench.core.spec import plan
     from wsbench.report.figures import figures_for
     from wsbench.report.tables import render
     specs = plan(reg, args.method, args.dataset, P.parse_indices(args.seeds, "--seeds"), args.profile,
@@ -244,7 +247,7 @@ def zoos_from_args(args, reg):
 def cmd_zoo(args, reg) -> None:
     from tqdm import tqdm
 
-    from wsbench.core.runner import resolve_device
+    from wsbench.core.request import resolve_device
     if args.action == "export":
         return export_zoo_from_args(args, reg)
     if args.out or args.format:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from wsbench.cluster.sweepfile import Sweep
 from wsbench.core.context import RunContext
-from wsbench.core.discovery import Registry, discover
+from wsbench.core.discovery import Registry
 from wsbench.core.errors import UserError
-from wsbench.core.runner import RunSpec, resolve_device
+from wsbench.core.request import Request, resolve_device
+from wsbench.core.spec import RunSpec
 
 
 @dataclass
@@ -29,36 +28,35 @@ class Stage:
     args: tuple
 
 
-def prepare_job(name: str, source: str | None, data_params: dict, data_root: str, plugin_dirs: list[str]) -> str:
-    discover(plugin_dirs).dataset(name)().prepare(Path(data_root), Path(source) if source else None, data_params)
+def prepare_job(request: str, name: str, source: str | None, data_params: dict) -> str:
+    where = Request.from_json(request)
+    where.open().dataset(name)().prepare(where.data_path, Path(source) if source else None, data_params)
     return name
 
 
-def shared_job(method: str, dataset: str, data_params: dict, work: dict[str, Any], data_root: str,
-               plugin_dirs: list[str], device: str, piece: int, pieces: int, threads: int) -> str:
-    if threads > 0:  # the job's CPUs, as a run's job uses them
-        torch.set_num_threads(threads)
-    reg = discover(plugin_dirs)
-    data = reg.dataset(dataset)().load(Path(data_root), data_params)
-    ctx = RunContext(resolve_device(device), seed=0, data_root=Path(data_root))  # its log says what it fitted
+def shared_job(request: str, method: str, dataset: str, data_params: dict, work: dict[str, Any], piece: int,
+               pieces: int) -> str:
+    where = Request.from_json(request)
+    reg = where.open()  # the job's CPUs, as a run's job uses them
+    data = reg.dataset(dataset)().load(where.data_path, data_params)
+    ctx = RunContext(resolve_device(where.device), seed=0, data_root=where.data_path)  # its log says what it fitted
     reg.method(method)().do_shared_work(data, work, ctx, piece, pieces)
     return f"{method} shared work on {dataset}, piece {piece + 1} of {pieces}, done"
 
 
-def data_stages(sweep: Sweep, reg: Registry, data_root: Path) -> list[Stage]:
+def data_stages(sweep: Sweep, reg: Registry, where: Request) -> list[Stage]:
     """One stage per data set of the sweep that is not prepared yet."""
     stages = {}
     for spec in sweep.specs:
         dataset = reg.dataset(spec.dataset)()
-        if spec.dataset not in stages and not dataset.is_prepared(data_root):
+        if spec.dataset not in stages and not dataset.is_prepared(where.data_path):
             stages[spec.dataset] = Stage(
                 f"prepare {spec.dataset}", prepare_job,
-                (spec.dataset, sweep.sources.get(spec.dataset), spec.data_params, str(data_root), reg.dirs))
+                (where.to_json(), spec.dataset, sweep.sources.get(spec.dataset), spec.data_params))
     return list(stages.values())
 
 
-def shared_stages(specs: list[RunSpec], reg: Registry, data_root: Path, device: str, jobs: int = 1,
-                  threads: int = 0) -> list[Stage]:
+def shared_stages(specs: list[RunSpec], reg: Registry, where: Request, jobs: int = 1) -> list[Stage]:
     """One stage per distinct shared work (on one data set) that these runs' methods declare,
     split into `jobs` jobs where the method's work splits (an INR zoo's shards); a stage
     whose work is already done finds it so and ends at once."""
@@ -74,8 +72,7 @@ def shared_stages(specs: list[RunSpec], reg: Registry, data_root: Path, device: 
             label = f"shared work {digest} of {spec.method} on {spec.dataset} ({', '.join(work)})"
             pieces = max(1, jobs) if method.shared_work_splits else 1
             stages[key] = [Stage(label + (f", piece {k + 1} of {pieces}" if pieces > 1 else ""), shared_job,
-                                 (spec.method, spec.dataset, spec.data_params, work, str(data_root), reg.dirs,
-                                  device, k, pieces, threads))
+                                 (where.to_json(), spec.method, spec.dataset, spec.data_params, work, k, pieces))
                            for k in range(pieces)]
     return [stage for pieces in stages.values() for stage in pieces]
 

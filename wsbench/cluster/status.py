@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from wsbench.cluster.sweepfile import Sweep
-from wsbench.core.records import read_record, record_path, record_problem
+from wsbench.core.records import current_record, finished, read_record
 from wsbench.report.tables import config_labels
 
 ACTIVE = {"pending", "running"}
@@ -73,16 +73,14 @@ def run_states(sweep: Sweep, results: Path) -> list[dict]:
     rows = []
     labels = config_labels([spec.identity for spec in sweep.specs])
     for spec, config in zip(sweep.specs, labels):
-        record = read_record(record_path(results, spec.run_id))
-        if record is not None and record_problem(record) is not None:
-            record = None  # an older schema's record: the runner runs it again
+        record = current_record(results, spec.run_id)  # an older schema's is none: the runner runs it again
         job = jobs["runs"].get(spec.run_id, {})
         live_state, detail = live.get(spec.run_id, ("ended", ""))
         row = {"run": spec.run_id, "method": spec.method, "config": config, "dataset": spec.dataset,
                "seed": spec.seed, "job": job.get("job_id", ""), "log": job.get("stderr", "")}
-        if record and record.get("status") == "ok":
+        if finished(record) and record["status"] == "ok":
             row["state"] = "done"
-        elif record and record.get("status") == "skipped":
+        elif finished(record):
             row["state"], row["reason"] = "skipped", record.get("reason", "")
         elif job and live_state in ACTIVE:
             row["state"] = live_state

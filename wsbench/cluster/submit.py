@@ -1,13 +1,13 @@
 """Submit sweeps through submitit: shared stages first, then the runs as one job array.
 
-A job receives small plain arguments (a run's spec as a dict and folder paths) and
-calls a function of this package, never a large pickle. Each run writes its own
+A job receives one small plain argument (a run's request as JSON: its spec, the folders,
+device, threads and plugin folders) and calls a function of this package, never a large
+pickle. Each run writes its own
 record, so a crashed task loses nothing but itself, and a resubmission sends only
 the runs that have no `ok` record and are not pending or running.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import sys
@@ -20,11 +20,13 @@ import submitit
 from wsbench.cluster.stages import data_stages, run_stages, shared_stages
 from wsbench.cluster.status import ACTIVE, read_jobs, run_states, sweep_dir
 from wsbench.cluster.sweepfile import Sweep
-from wsbench.core.discovery import Registry, discover
+from wsbench.core.discovery import Registry
 from wsbench.core.errors import UserError
 from wsbench.core.fileio import atomic_write_json
-from wsbench.core.records import read_record, record_path, write_record
-from wsbench.core.runner import Runner, RunSpec, failed_record, resolve_device, summarize
+from wsbench.core.records import RunRecord, current_record, summarize, write_record
+from wsbench.core.request import Request, resolve_device
+from wsbench.core.runner import Runner
+from wsbench.core.spec import RunSpec
 
 CLUSTERS = ("slurm", "local", "debug")
 
@@ -33,11 +35,11 @@ class RunJob(submitit.helpers.Checkpointable):
     """One run in a job. On preemption or timeout submitit requeues the same call; the
     run then resumes from the checkpoints its long stages wrote (wsbench.train.loop)."""
 
-    def __call__(self, spec: dict, data_root: str, results: str, device: str, plugin_dirs: list[str],
-                 threads: int) -> str:
-        runner = Runner(discover(plugin_dirs), Path(data_root), Path(results), resolve_device(device), quiet=True,
-                        threads=threads, log=job_log())
-        spec = RunSpec(**spec)
+    def __call__(self, request: str) -> str:
+        where = Request.from_json(request)
+        runner = Runner(where.open(), where.data_path, where.results_path, resolve_device(where.device),
+                        quiet=True, threads=where.threads, log=job_log())
+        spec = where.spec
         record, _ = runner.run(spec)
         if record is None:  # another live process owns the run (a resubmitted copy): it writes the record
             print(f"{spec.run_id}: run by {runner.lock(spec).describe_owner()}", file=sys.stderr, flush=True)
@@ -75,9 +77,10 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     if unknown:  # they may still be running: submitting them again would run them twice
         log(f"sweep {sweep.name}: {unknown} submitted runs not submitted again: SLURM could not be asked "
             f"where they stand (`wsbench status {sweep.path}` says why; is SLURM_CONF set?)")
-    prepare = data_stages(sweep, reg, data_root) if todo else []
-    threads = int(settings.get("cpus_per_task") or 0)
-    shared = shared_stages(todo, reg, data_root, device, int(settings.get("stage_jobs") or 1), threads)
+    where = Request(str(data_root), str(results), device, reg.dirs, threads=int(settings.get("cpus_per_task") or 0),
+                    quiet=True)
+    prepare = data_stages(sweep, reg, where) if todo else []
+    shared = shared_stages(todo, reg, where, int(settings.get("stage_jobs") or 1))
     log(f"sweep {sweep.name}: {len(sweep.specs)} runs, {len(sweep.specs) - len(todo)} done or active, "
         f"{len(todo)} to submit, {len(prepare) + len(shared)} shared stage jobs")
     if dry_run:
@@ -92,8 +95,7 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     executor = make_executor(kind, folder / "logs", settings)
     run_stages(prepare, executor, log)  # shared stages run once, before the runs that need them
     run_stages(shared, executor, log)  # after the data they load is prepared
-    jobs = executor.map_array(RunJob(), [dataclasses.asdict(s) for s in todo], *(
-        [value] * len(todo) for value in (str(data_root), str(results), device, reg.dirs, threads)))
+    jobs = executor.map_array(RunJob(), [where.for_run(spec, "").to_json() for spec in todo])
     book = read_jobs(folder / "jobs.json")
     book["cluster"] = kind
     for spec, job in zip(todo, jobs):
@@ -110,28 +112,17 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
 
 def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None],
              poll_seconds: float = 5.0) -> None:
-    """Block until every job ends, logging each run as it ends (the sweep's progress); a job
-    that died without writing its record (killed, out of memory, cancelled) gets a `failed`
-    record naming its final state and log."""
-    pending, finished = list(zip(specs, jobs)), 0
-    while pending:
-        pending[0][1].done(force_check=True)  # one accounting query refreshes every job's state
-        still = []
-        for spec, job in pending:
-            if not job.done():
-                still.append((spec, job))
-                continue
-            finished += 1
-            ended = f"  [{finished}/{len(specs)}]"
-            record = read_record(record_path(results, spec.run_id))
-            if record is None:
-                write_record(results, failed_record(
-                    spec, f"job {job.job_id} ended {job.state} without writing its record",
-                    log=str(job.paths.stderr)))
-                log(f"{ended} job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended "
-                    f"{job.state}; log: {job.paths.stderr}")
-            else:
-                log(f"{ended} {summarize(record)}")
-        pending = still
-        if pending:
-            time.sleep(poll_seconds)
+    """Block until every job ends (submitit's as_completed), logging each run as it ends (the
+    sweep's progress); a job that died without writing its record (killed, out of memory,
+    cancelled) gets a `failed` record naming its final state and log."""
+    spec_of = {id(job): spec for spec, job in zip(specs, jobs)}
+    for finished, job in enumerate(submitit.helpers.as_completed(jobs, poll_frequency=poll_seconds), 1):
+        spec, ended = spec_of[id(job)], f"  [{finished}/{len(specs)}]"
+        record = current_record(results, spec.run_id)
+        if record is None:
+            write_record(results, RunRecord.died(spec, f"job {job.job_id} ended {job.state} without writing its "
+                                                       f"record", log=str(job.paths.stderr)))
+            log(f"{ended} job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended "
+                f"{job.state}; log: {job.paths.stderr}")
+        else:
+            log(f"{ended} {summarize(record)}")

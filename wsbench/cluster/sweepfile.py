@@ -22,25 +22,77 @@ cluster: {timeout_min: 20}  # optional overrides of slurm/cluster.yaml
 from __future__ import annotations
 
 import itertools
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from wsbench.cluster.settings import CLUSTER_SETTINGS
 from wsbench.core import params as P
 from wsbench.core.discovery import Registry
 from wsbench.core.errors import UserError
-from wsbench.core.runner import RunSpec, make_spec
+from wsbench.core.spec import Cell, RunSpec, plan_cells
 
 CLUSTER_FILE = Path("slurm") / "cluster.yaml"  # in the project folder
-# The schema of a sweep file: every key it may hold, with the types its value may have.
-SWEEP_KEYS = {"name": (str,), "seeds": (int, str, list), "profile": (str,), "methods": (list,),
-              "datasets": (list,), "cluster": (dict,)}
-ENTRY_KEYS = {"methods": {"name": (str,), "params": (dict,), "profile": (str,), "datasets": (list,),
-                          "seeds": (int, str, list)},
-              "datasets": {"name": (str,), "params": (dict,), "from": (str,), "seeds": (int, str, list)}}
+Seeds = int | str | list  # a count, a selection ("2-4") or a list
+
+
+class _Strict(BaseModel):
+    """Every key known, every value of its declared type (strict: `true` is no number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class SweepFile(_Strict):
+    """The top of a sweep file; its entries are checked one by one (MethodEntry, DatasetEntry)."""
+
+    name: str = ""
+    seeds: Seeds = 1
+    profile: str = "quick"
+    methods: list = []
+    datasets: list = []
+    cluster: dict = {}
+
+
+class MethodEntry(_Strict):
+    name: str
+    params: dict = {}
+    profile: str = ""
+    datasets: list = []
+    seeds: Seeds = []
+
+
+class DatasetEntry(_Strict):
+    name: str
+    params: dict = {}
+    source: str = Field("", alias="from")
+    seeds: Seeds = []
+
+
+# The cluster settings a file may set, each of its type or null (the cluster's default).
+ClusterSettings = create_model("ClusterSettings", __base__=_Strict,
+                               **{key: (kind | None, None) for key, (kind, _) in CLUSTER_SETTINGS.items()})
+WORDS = {str: "text", int: "a number", list: "a list", dict: "a mapping", type(None): "null"}
+
+
+def checked(model: type[_Strict], mapping: dict, where: str) -> Any:
+    """`mapping` as a `model`, or an error naming its first wrong key (in the file's order):
+    unknown (with the known ones) or of the wrong type."""
+    try:
+        return model.model_validate(mapping)
+    except ValidationError as err:
+        keys = list(mapping)
+        wrong = min(err.errors(), key=lambda e: keys.index(e["loc"][0]) if e["loc"][0] in keys else len(keys))
+        key = wrong["loc"][0]
+        if wrong["type"] == "extra_forbidden":
+            known = [f.alias or name for name, f in model.model_fields.items()]
+            raise UserError(f"{where}: unknown key {key!r}; known: {', '.join(known)}") from None
+        fld = next(f for name, f in model.model_fields.items() if key in (name, f.alias))
+        kinds = " or ".join(WORDS[k] for k in typing.get_args(fld.annotation) or (fld.annotation,))
+        raise UserError(f"{where}: `{key}` must be {kinds}, got {mapping[key]!r}") from None
 
 
 @dataclass
@@ -52,18 +104,7 @@ class Sweep:
     sources: dict[str, str] = field(default_factory=dict)  # data set -> --from folder
 
 
-def check_keys(mapping: dict, schema: dict[str, tuple], where: str) -> None:
-    """Every key known and every value of an allowed type, or an error naming the key."""
-    for key, value in mapping.items():
-        if key not in schema:
-            raise UserError(f"{where}: unknown key {key!r}; known: {', '.join(schema)}")
-        if not isinstance(value, schema[key]) or isinstance(value, bool):
-            kinds = " or ".join({str: "text", int: "a number", list: "a list", dict: "a mapping"}[k]
-                                for k in schema[key])
-            raise UserError(f"{where}: `{key}` must be {kinds}, got {value!r}")
-
-
-def _entries(doc: dict, key: str, path: Path) -> list[dict]:
+def _entries(doc: dict, key: str, model: type[_Strict], path: Path) -> list:
     items = doc.get(key)
     if not isinstance(items, list) or not items:
         raise UserError(f"{path}: `{key}` must be a non-empty list")
@@ -72,8 +113,7 @@ def _entries(doc: dict, key: str, path: Path) -> list[dict]:
         item = {"name": item} if isinstance(item, str) else item
         if not isinstance(item, dict) or "name" not in item:
             raise UserError(f"{path}: every entry of `{key}` needs a `name`, got {item!r}")
-        check_keys(item, ENTRY_KEYS[key], f"{path}: {key} entry {i} ({item['name']})")
-        out.append(item)
+        out.append(checked(model, item, f"{path}: {key} entry {i} ({item['name']})"))
     return out
 
 
@@ -105,6 +145,7 @@ def check_cluster_keys(settings: dict, where: Any) -> None:
     unknown = set(settings) - set(CLUSTER_SETTINGS)
     if unknown:
         raise UserError(f"{where}: unknown cluster settings {sorted(unknown)}; known: {sorted(CLUSTER_SETTINGS)}")
+    checked(ClusterSettings, settings, f"{where}: cluster settings")
 
 
 def _seeds(value: int | str | list, where: str) -> list[int]:
@@ -115,6 +156,7 @@ def _seeds(value: int | str | list, where: str) -> list[int]:
 
 
 def load_sweep(path: Path, reg: Registry) -> Sweep:
+    """A sweep file's runs, planned by the planner of `wsbench run` (wsbench.core.spec)."""
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
@@ -124,30 +166,25 @@ def load_sweep(path: Path, reg: Registry) -> Sweep:
         raise UserError(f"sweep file {path}: not valid YAML ({err})") from None
     if not isinstance(doc, dict):
         raise UserError(f"sweep file {path}: expected a mapping at the top")
-    check_keys(doc, SWEEP_KEYS, f"sweep file {path}")
-    file_seeds = _seeds(doc.get("seeds", 1), f"sweep file {path}: seeds")
-    cluster = doc.get("cluster") or {}
-    check_cluster_keys(cluster, path)
-    specs, sources = [], {}
-    datasets, methods = _entries(doc, "datasets", path), _entries(doc, "methods", path)
+    sweep = checked(SweepFile, doc, f"sweep file {path}")
+    file_seeds = _seeds(sweep.seeds, f"sweep file {path}: seeds")
+    check_cluster_keys(sweep.cluster, path)
+    datasets, methods = _entries(doc, "datasets", DatasetEntry, path), _entries(doc, "methods", MethodEntry, path)
     for i, m in enumerate(methods, 1):
-        if unknown := [n for n in m.get("datasets", []) if n not in {d["name"] for d in datasets}]:
-            raise UserError(f"{path}: methods entry {i} ({m['name']}): `datasets` names {unknown[0]!r}, "
+        if unknown := [n for n in m.datasets if n not in {d.name for d in datasets}]:
+            raise UserError(f"{path}: methods entry {i} ({m.name}): `datasets` names {unknown[0]!r}, "
                             f"which the sweep's `datasets` list does not hold")
-    for d in datasets:
-        dparams = P.resolve(reg.dataset(d["name"]), {k: str(v) for k, v in (d.get("params") or {}).items()})
-        if d.get("from"):
-            sources[d["name"]] = str(d["from"])
-        for m in methods:
-            if "datasets" in m and d["name"] not in m["datasets"]:
+    cells = []
+    for j, d in enumerate(datasets, 1):
+        data_over = {k: str(v) for k, v in d.params.items()}
+        for i, m in enumerate(methods, 1):
+            if "datasets" in m.model_fields_set and d.name not in m.datasets:
                 continue
-            seeds = (_seeds(m["seeds"], f"{path}: methods entry {m['name']}: seeds") if "seeds" in m
-                     else _seeds(d["seeds"], f"{path}: datasets entry {d['name']}: seeds") if "seeds" in d
+            seeds = (_seeds(m.seeds, f"{path}: methods entry {m.name}: seeds") if "seeds" in m.model_fields_set
+                     else _seeds(d.seeds, f"{path}: datasets entry {d.name}: seeds") if "seeds" in d.model_fields_set
                      else file_seeds)
-            profile = m.get("profile", doc.get("profile", "quick"))
-            for overrides in _grid(m.get("params") or {}):
-                mparams = P.resolve(reg.method(m["name"]), overrides, profile, d["name"],
-                                    reg.dataset(d["name"]).modality)
-                specs += [make_spec(reg, m["name"], d["name"], s, profile, mparams, dparams) for s in seeds]
-    unique = {s.run_id: s for s in specs}
-    return Sweep(doc.get("name", path.stem), path, list(unique.values()), cluster, sources)
+            where = f"{path}: methods entry {i} ({m.name}) on datasets entry {j} ({d.name})"
+            cells += [Cell(m.name, d.name, seeds, m.profile or sweep.profile, overrides, data_over, where)
+                      for overrides in _grid(m.params)]
+    return Sweep(sweep.name or path.stem, path, plan_cells(reg, cells),
+                 sweep.cluster, {d.name: d.source for d in datasets if d.source})

@@ -1,4 +1,4 @@
-"""Run records: one JSON file per run, named by a hash of what determines the run, with its
+"""Run records: one JSON file per run (the RunRecord model checks it), named by a hash of what determines the run, with its
 per-sample predictions beside it and the labels they were scored against.
 
     RESULTS/runs/<run id>.json             the record
@@ -8,40 +8,91 @@ per-sample predictions beside it and the labels they were scored against.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
 import subprocess
 import sys
 import warnings
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from wsbench.core.paths import SOURCE_TREE
 from wsbench.core.errors import Notice
 from wsbench.core.fileio import atomic_write_bytes, atomic_write_json, sha256_bytes
-from wsbench.core.protocol import PROTOCOL_VERSION
+from wsbench.core.spec import RunSpec
 
 PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "tabulate", "wsbench")
 # 2: labels, predictions, versions, tune flag, complete per-run cost; 3: embeddings
 SCHEMA_VERSION = 3
-IDENTITY_KEYS = ("method", "params", "dataset", "data_params", "seed", "protocol", "versions", "tune")
+STATUSES = ("ok", "failed", "skipped")
+FINISHED = ("ok", "skipped")  # a run with such a record is not run again (unless forced)
 
 
-def run_identity(method: str, params: dict, dataset: str, data_params: dict, seed: int,
-                 versions: dict[str, int], tune: bool) -> dict:
-    """Everything that determines a run's numbers; its hash names the record."""
-    return {"method": method, "params": params, "dataset": dataset, "data_params": data_params,
-            "seed": seed, "protocol": PROTOCOL_VERSION, "versions": versions, "tune": tune}
+def _problem(message: str) -> PydanticCustomError:
+    return PydanticCustomError("record", message)
 
 
-def run_id(identity: dict) -> str:
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+class RunRecord(BaseModel):
+    """One run's record: the fields every record holds, whatever its status, checked here;
+    the rest (identity, heads, cost, provenance, files) is kept as written."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    schema_: StrictInt = Field(alias="schema")
+    run_id: StrictStr
+    method: StrictStr
+    dataset: StrictStr
+    seed: StrictInt
+    status: StrictStr
+
+    @model_validator(mode="after")
+    def _readable(self) -> RunRecord:
+        """What this wsbench reads: its schema, a known status, an ok record's scored heads,
+        an embeddings entry of a known form."""
+        if self.schema_ != SCHEMA_VERSION:
+            raise _problem(f"record schema {self.schema_}, this wsbench reads {SCHEMA_VERSION} (rerun it)")
+        if self.status not in STATUSES:
+            raise _problem(f"status {self.status!r} is none of {', '.join(STATUSES)}")
+        heads = self.get("heads")
+        if self.status == "ok" and (not isinstance(heads, dict) or not heads
+                                    or not all(isinstance(h, dict) and "val_acc" in h for h in heads.values())):
+            raise _problem("an ok record without scored heads")
+        if problem := embeddings_problem(self.get("embeddings")):
+            raise _problem(problem)
+        return self
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A field beyond the checked ones, as written (None where absent)."""
+        return (self.__pydantic_extra__ or {}).get(key, default)
+
+    @classmethod
+    def begin(cls, spec: RunSpec, **fields: Any) -> RunRecord:
+        """A run's record as it starts: its identity, profile and start time; the run adds the rest."""
+        return cls.model_construct(schema=SCHEMA_VERSION, run_id=spec.run_id, **spec.identity, profile=spec.profile,
+                                   started=now(), **fields)
+
+    @classmethod
+    def died(cls, spec: RunSpec, error: str, log: str) -> RunRecord:
+        """The record of a run whose process died before it could write one itself."""
+        return cls.begin(spec, status="failed", error=error, log=log, finished=now())
+
+    def update(self, **fields: Any) -> None:
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def record_path(results: Path, rid: str) -> Path:
@@ -49,40 +100,64 @@ def record_path(results: Path, rid: str) -> Path:
 
 
 def read_record(path: Path) -> dict | None:
+    """A JSON file's content, or None when it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
 
 
-def write_record(results: Path, record: dict) -> Path:
-    path = record_path(results, record["run_id"])
-    atomic_write_json(path, record)
+def write_record(results: Path, record: dict | RunRecord) -> Path:
+    doc = record.to_dict() if isinstance(record, RunRecord) else record
+    path = record_path(results, doc["run_id"])
+    atomic_write_json(path, doc)
     return path
 
 
-# What every run record holds, whatever its status; an `ok` one also has its heads.
-RECORD_FIELDS = {"schema": int, "run_id": str, "method": str, "dataset": str, "seed": int, "status": str}
-STATUSES = ("ok", "failed", "skipped")
+# What every run record holds, whatever its status (the model's checked fields); an `ok` one also has its heads.
+RECORD_FIELDS = tuple(f.alias or name for name, f in RunRecord.model_fields.items())
 
 
 def record_problem(doc: Any) -> str | None:
     """Why a parsed JSON document is not a run record this wsbench reads, or None."""
     if not isinstance(doc, dict):
         return f"a JSON {type(doc).__name__}, not a run record"
-    if missing := [k for k in RECORD_FIELDS if k not in doc]:
-        return f"not a run record (no {', '.join(missing)})"
-    if wrong := [k for k, kind in RECORD_FIELDS.items() if type(doc[k]) is not kind]:
-        return f"not a run record ({', '.join(f'{k} is {doc[k]!r}' for k in wrong)})"
-    if doc["schema"] != SCHEMA_VERSION:
-        return f"record schema {doc['schema']}, this wsbench reads {SCHEMA_VERSION} (rerun it)"
-    if doc["status"] not in STATUSES:
-        return f"status {doc['status']!r} is none of {', '.join(STATUSES)}"
-    heads = doc.get("heads")
-    if doc["status"] == "ok" and (not isinstance(heads, dict) or not heads
-                                  or not all(isinstance(h, dict) and "val_acc" in h for h in heads.values())):
-        return "an ok record without scored heads"
-    return embeddings_problem(doc.get("embeddings"))
+    try:
+        RunRecord.model_validate(doc)
+    except ValidationError as err:
+        errors = err.errors()
+        if missing := [str(e["loc"][0]) for e in errors if e["type"] == "missing"]:
+            return f"not a run record (no {', '.join(missing)})"
+        if wrong := [str(e["loc"][0]) for e in errors if e["loc"]]:
+            return f"not a run record ({', '.join(f'{k} is {doc[k]!r}' for k in wrong)})"
+        return errors[0]["msg"]
+    return None
+
+
+def current_record(results: Path, rid: str) -> dict | None:
+    """The record of a run that this wsbench reads, or None (none yet, unreadable, or an
+    older schema's, which is run again)."""
+    record = read_record(record_path(results, rid))
+    return record if record is not None and record_problem(record) is None else None
+
+
+def finished(record: dict | None) -> bool:
+    """The one rule for "this run is done": a current record that succeeded or was skipped
+    (the method does not apply); a failed run, or one with no current record, is run again."""
+    return record is not None and record_problem(record) is None and record["status"] in FINISHED
+
+
+def summarize(record: dict) -> str:
+    """One line for the console: the run, its status or accuracies, and its time."""
+    head = f"{record['method']} on {record['dataset']} seed {record['seed']}"
+    if record["status"] != "ok":
+        reason = record.get("reason") or record.get("error", "").strip().splitlines()[-1]
+        return f"{head}: {record['status'].upper()} ({reason})"
+    if record.get("tune"):
+        accs = ", ".join(f"{h} val {100 * s['val_acc']:.2f}%" for h, s in record["heads"].items())
+        return f"{head} (tuning, no test accuracy): {accs} in {record['cost']['pipeline_wall_s']:.0f} s"
+    accs = ", ".join(f"{h} {100 * s['test_acc']:.2f}%" for h, s in record["heads"].items())
+    return f"{head}: {accs} in {record['cost']['pipeline_wall_s']:.0f} s"
 
 
 def load_records(results: Path) -> list[dict]:

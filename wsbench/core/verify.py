@@ -20,7 +20,8 @@ from wsbench.core.discovery import Registry
 from wsbench.core.errors import DataNotPrepared, UserError
 from wsbench.core.fileio import sha256_file
 from wsbench.core.protocol import accuracy, select_epoch
-from wsbench.core.records import IDENTITY_KEYS, keeps_embeddings, labels_sha, record_problem, run_id
+from wsbench.core.records import keeps_embeddings, labels_sha, record_problem
+from wsbench.core.spec import IDENTITY_KEYS, run_id
 
 
 class _Labels:

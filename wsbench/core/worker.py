@@ -1,22 +1,21 @@
 """One run in a process of its own, so that its time, CPU seconds and peak memory are its
 own and a crash (out of memory, a segfault) takes down nothing but that run.
 
-The parent passes a small JSON payload on the command line and waits; the child
+The parent passes the run's request (JSON) on the command line and waits; the child
 writes the record itself. A child that dies without writing it gets a `failed`
 record naming its exit status.
 """
 from __future__ import annotations
 
 import ctypes
-import dataclasses
-import json
 import signal
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
-from wsbench.core.records import read_record, record_path, write_record
+from wsbench.core.execute import execute
+from wsbench.core.records import RunRecord, read_record, record_path, write_record
+from wsbench.core.request import Request
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # Signals that stop a run from outside (Ctrl-C, scancel, requeue, preemption): no `failed`
@@ -38,38 +37,28 @@ def die_with_parent() -> None:
         pass
 
 
-def run_in_process(runner, spec) -> dict:
-    from wsbench.core.runner import failed_record
-    attempt = uuid.uuid4().hex
-    payload = {"spec": dataclasses.asdict(spec), "attempt": attempt, "data_root": str(runner.data_root),
-               "results": str(runner.results), "device": str(runner.device), "plugin_dirs": runner.reg.dirs,
-               "quiet": runner.quiet, "threads": runner.threads}
-    proc = subprocess.run([sys.executable, "-m", "wsbench.core.worker", json.dumps(payload)],
+def run_in_process(request: Request) -> dict:
+    """Run `request.spec` in a child process and return the record it wrote, or the
+    `failed` record written here for a child that died without one."""
+    request = request.for_run(request.spec, uuid.uuid4().hex)
+    proc = subprocess.run([sys.executable, "-m", "wsbench.core.worker", request.to_json()],
                           preexec_fn=die_with_parent)
-    record = read_record(record_path(runner.results, spec.run_id))
-    if record is not None and record.get("attempt") == attempt:
+    record = read_record(record_path(request.results_path, request.spec.run_id))
+    if record is not None and record.get("attempt") == request.attempt:
         return record
     if -proc.returncode in INTERRUPTS:
         raise RunInterrupted(f"the run's process was stopped by {signal.Signals(-proc.returncode).name}; "
                              f"its checkpoints are kept and the next run resumes from them")
     how = (f"was killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
            else f"exited with status {proc.returncode}")
-    record = failed_record(spec, f"the run's process {how} without writing its record", log=runner.log)
-    write_record(runner.results, record)
-    return record
+    record = RunRecord.died(request.spec, f"the run's process {how} without writing its record", log=request.log)
+    write_record(request.results_path, record)
+    return record.to_dict()
 
 
 def main(argv: list[str]) -> None:
-    import torch
-
-    from wsbench.core.discovery import discover
-    from wsbench.core.runner import Runner, RunSpec
-    payload = json.loads(argv[0])
-    if payload["threads"] > 0:
-        torch.set_num_threads(payload["threads"])
-    runner = Runner(discover(payload["plugin_dirs"]), Path(payload["data_root"]), Path(payload["results"]),
-                    torch.device(payload["device"]), quiet=payload["quiet"])
-    runner.execute(RunSpec(**payload["spec"]), attempt=payload["attempt"])
+    request = Request.from_json(argv[0])
+    execute(request.open(), request)
 
 
 if __name__ == "__main__":

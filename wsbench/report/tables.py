@@ -16,7 +16,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from wsbench.core.errors import Notice, UserError
-from wsbench.core.records import IDENTITY_KEYS
+from wsbench.core.spec import IDENTITY_KEYS
 from wsbench.report import authors
 from wsbench.report.references import compare, differences, match, published
 
