@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from wsbench.core.request import Request
 from wsbench.core.runner import Runner
 from wsbench.core.spec import plan
 from wsbench.core.context import RunContext
@@ -110,7 +111,7 @@ def test_meta_methods_resume_exactly(registry, dirs, name, monkeypatch):
     predictions as an uninterrupted one, and its cost adds the killed attempt."""
     data_root, results = dirs
     (spec,) = plan(registry, [name], ["synthetic"], [0], "smoke", [], [])
-    runner = Runner(registry, data_root, results, torch.device("cpu"), quiet=True)
+    runner = Runner(registry, Request(str(data_root), str(results), "cpu", registry.dirs, quiet=True))
     saves, die = [], []
     real = RunContext.save_state
 

@@ -57,7 +57,7 @@ def cmd_prepare(args, reg) -> None:
 
 def cmd_run(args, reg) -> None:
     from wsbench.core.records import summarize
-    from wsbench.core.request import resolve_device
+    from wsbench.core.request import Request, resolve_device
     from wsbench.core.runner import Runner, writes_data_root
     from wsbench.core.spec import plan
     from wsbench.report.figures import figures_for
@@ -67,7 +67,8 @@ def cmd_run(args, reg) -> None:
     results, root = require_writable(results_dir(args.results), RESULTS_FLAG), data_root(args.data_root)
     if writes_data_root(reg, specs):
         require_writable(root, DATA_FLAG)
-    runner = Runner(reg, root, results, resolve_device(args.device), force=args.force, quiet=args.quiet)
+    runner = Runner(reg, Request(str(root), str(results), str(resolve_device(args.device)), reg.dirs,
+                                 quiet=args.quiet), force=args.force)
     done: dict[int, dict] = {}
     done_before = {spec.run_id for spec in specs if runner.done(spec)}  # the rest, if not run here, ran elsewhere
 

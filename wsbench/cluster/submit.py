@@ -8,6 +8,7 @@ the runs that have no `ok` record and are not pending or running.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -24,7 +25,7 @@ from wsbench.core.discovery import Registry
 from wsbench.core.errors import UserError
 from wsbench.core.fileio import atomic_write_json
 from wsbench.core.records import RunRecord, current_record, summarize, write_record
-from wsbench.core.request import Request, resolve_device
+from wsbench.core.request import Request
 from wsbench.core.runner import Runner
 from wsbench.core.spec import RunSpec
 
@@ -37,8 +38,7 @@ class RunJob(submitit.helpers.Checkpointable):
 
     def __call__(self, request: str) -> str:
         where = Request.from_json(request)
-        runner = Runner(where.open(), where.data_path, where.results_path, resolve_device(where.device),
-                        quiet=True, threads=where.threads, log=job_log())
+        runner = Runner(where.open(), dataclasses.replace(where, log=job_log()))
         spec = where.spec
         record, _ = runner.run(spec)
         if record is None:  # another live process owns the run (a resubmitted copy): it writes the record

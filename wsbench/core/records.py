@@ -108,7 +108,10 @@ def read_record(path: Path) -> dict | None:
 
 
 def write_record(results: Path, record: dict | RunRecord) -> Path:
+    """Write a record atomically, once the model has checked it (a wrong one is a harness bug)."""
     doc = record.to_dict() if isinstance(record, RunRecord) else record
+    if problem := record_problem(doc):
+        raise ValueError(f"refusing to write run record {doc.get('run_id')}: {problem}")
     path = record_path(results, doc["run_id"])
     atomic_write_json(path, doc)
     return path

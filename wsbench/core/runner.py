@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
-
-import torch
 
 from wsbench.core.discovery import Registry
 from wsbench.core.execute import checkpoint_dir, execute
@@ -27,12 +24,12 @@ def writes_data_root(reg: Registry, specs: list[RunSpec]) -> bool:
 
 
 class Runner:
-    """Runs specs against one data root and results folder, each in a process of its own."""
+    """Runs specs where `request` says (data root, results folder, device, threads), each in a
+    process of its own."""
 
-    def __init__(self, reg: Registry, data_root: Path, results: Path, device: torch.device,
-                 force: bool = False, quiet: bool = False, threads: int = 0, log: str = ""):
-        self.reg, self.data_root, self.results, self.force = reg, data_root, results, force
-        self.request = Request(str(data_root), str(results), str(device), reg.dirs, threads, quiet, log)
+    def __init__(self, reg: Registry, request: Request, force: bool = False):
+        self.reg, self.request, self.force = reg, request, force
+        self.data_root, self.results = request.data_path, request.results_path
 
     def done(self, spec: RunSpec) -> dict | None:
         """The record of a finished run (wsbench.core.records.finished), or None."""
