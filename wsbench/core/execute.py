@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import traceback
 import uuid
+from pathlib import Path
 
 import torch
 
@@ -20,7 +21,8 @@ from wsbench.core.request import Request, resolve_device
 from wsbench.core.spec import RunSpec
 
 
-def checkpoint_dir(request: Request, spec: RunSpec):
+def checkpoint_dir(request: Request, spec: RunSpec) -> Path:
+    """Where a run's long stages keep their checkpoints until its record is written."""
     return request.results_path / "checkpoints" / spec.run_id
 
 

@@ -1,5 +1,6 @@
-"""Run records: one JSON file per run (the RunRecord model checks it), named by a hash of what determines the run, with its
-per-sample predictions beside it and the labels they were scored against.
+"""Run records: one JSON file per run (the RunRecord model builds and checks it), named by
+a hash of what determines the run, with its per-sample predictions beside it and the labels
+they were scored against.
 
     RESULTS/runs/<run id>.json             the record
     RESULTS/predictions/<run id>.npz       validation predictions of every epoch, test of the selected one
