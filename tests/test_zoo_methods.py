@@ -145,7 +145,7 @@ def test_a_point_cloud_set_gets_the_udf_zoo_by_its_modality_not_by_its_name(regi
     """A data set no method names, planned as a run is: its quick zoo is the one of every
     point-cloud set, and the image sets' stays DWSNet's."""
     from wsbench.core.discovery import Registry
-    from wsbench.core.runner import plan
+    from wsbench.core.spec import plan
     from wsbench.zoo.recipe import RECIPE
 
     class MyScans(registry.dataset("shapenet10")):
