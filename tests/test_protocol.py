@@ -281,3 +281,20 @@ def test_a_feature_head_refuses_nan_features_before_training():
     with pytest.raises(ProtocolViolation, match=r"^val features of head 'proj' hold NaN \(1 of 40 values\)$"):
         train_feature_head(x, torch.zeros(10, dtype=torch.long), bad, x, 2, RunContext(torch.device("cpu"), 0),
                            name="proj")
+
+
+def test_predict_refuses_logits_that_are_not_finite():
+    """A diverged classifier fails naming NaN instead of scoring the argmax of NaN (class 0)."""
+    import torch
+    from torch import nn
+
+    from wsbench.train.heads import predict
+
+    class Diverged(nn.Module):
+        def forward(self, x):
+            return torch.where(x[:, :1] > 0, torch.nan, 0.0).expand(-1, 3)
+
+    x = torch.tensor([[-1.0], [1.0], [-1.0]])
+    with pytest.raises(ProtocolViolation, match=r"logits of samples 0-2 hold NaN \(3 of 9 values\)"):
+        predict(Diverged(), x)
+    assert predict(Diverged(), -x.abs()).tolist() == [0, 0, 0]

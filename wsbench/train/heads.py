@@ -26,9 +26,17 @@ PREDICT_BATCH = {"cpu": 64, "cuda": 1024}
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Predicted labels; logits that are not finite are refused, not turned into a label by argmax."""
     model.eval()
     batch_size = PREDICT_BATCH.get(x.device.type, 1024)
-    out = [model(x[i:i + batch_size]).argmax(1).cpu() for i in range(0, len(x), batch_size)]
+    out = []
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i:i + batch_size])
+        if not torch.isfinite(logits).all():
+            raise ProtocolViolation(f"the classifier's logits of samples {i}-{i + len(logits) - 1} hold "
+                                    f"{nonfinite(logits.detach().float().cpu().numpy())}: training diverged "
+                                    f"or its inputs are not finite")
+        out.append(logits.argmax(1).cpu())
     return torch.cat(out).numpy()
 
 
