@@ -1,0 +1,41 @@
+"""The training-throughput benchmark measures a positive rate and compares against a commit
+in a worktree it removes afterwards."""
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "benchmarks" / "train_throughput.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("train_throughput", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def worktrees() -> str:
+    return subprocess.run(["git", "worktree", "list"], cwd=REPO, capture_output=True, text=True).stdout
+
+
+def test_zoo_step_rate_is_positive_and_unmeasurable_cells_say_why(bench):
+    rates = bench.measure(REPO, ["flat-mlp", "pointnet"], ["mnist", "modelnet40"], "smoke", 0.05, 2, 1)
+    for shape in ("mnist", "modelnet40"):
+        assert rates["flat-mlp"][shape]["how"] == "step" and rates["flat-mlp"][shape]["rate"] > 0
+        assert rates["pointnet"][shape]["rate"] is None and rates["pointnet"][shape]["note"]
+
+
+def test_against_measures_in_a_worktree_and_removes_it(bench):
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    before = worktrees()
+    then = bench.against("HEAD", ["--methods", "flat-mlp", "--shape", "mnist", "--seconds", "0.05",
+                                  "--profile", "smoke"])
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    assert then["commit"] == head.stdout.strip()
+    assert then["rates"]["flat-mlp"]["mnist"]["rate"] > 0
+    assert worktrees() == before
