@@ -107,8 +107,9 @@ def zoo_rate(method, shape: str, profile: str, seconds: float) -> float:
     return statistics.median(n * batch / steps(n, 3 + r * n) for r in range(repeats))
 
 
-def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threads: int) -> float:
-    """Samples/s of the method's training stage in one run through the harness (`wsbench run`)."""
+def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threads: int) -> tuple[float, float]:
+    """Samples/s of the method's training stage in one run through the harness (`wsbench run`),
+    and that stage's wall seconds (records keep milliseconds: a short stage's rate is coarse)."""
     overrides, stage, samples = HARNESS[name]
     params = {**profile_params(cls, profile, "mnist"), **overrides}
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +126,7 @@ def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threa
             raise RuntimeError(f"the run failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
         record = json.loads(Path(records[0]).read_text())
     wall = record["cost"]["stages"][stage]["wall_s"]
-    return samples(record["metrics"]["train_samples"], params) / wall
+    return samples(record["metrics"]["train_samples"], params) / wall, wall
 
 
 def measure(tree: Path, methods: list[str], shapes: list[str], profile: str, seconds: float,
@@ -149,7 +150,8 @@ def measure(tree: Path, methods: list[str], shapes: list[str], profile: str, sec
                     entry["how"], entry["note"] = "harness", "no synthetic point-cloud data set ships to run it on"
                 else:
                     entry["how"] = "harness"
-                    entry["rate"] = harness_rate(tree, name, cls, profile, per_class, threads)
+                    entry["rate"], wall = harness_rate(tree, name, cls, profile, per_class, threads)
+                    entry["note"] = f"{HARNESS[name][1]} stage {wall:.3f} s"
             except Exception as error:  # an older tree may lack the method or its API: say so
                 entry["note"] = f"{type(error).__name__}: {error}"
             out[name][shape] = entry
