@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -175,13 +176,17 @@ def machine(threads: int) -> str:
 
 def against(commit: str, argv: list[str]) -> dict:
     """This file's measurement run in a temporary worktree of `commit`; the worktree is removed after."""
+    known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], cwd=REPO,
+                           capture_output=True, text=True)
+    if known.returncode:
+        raise SystemExit(f"--against {commit!r}: not a commit of the repository at {REPO}")
     tmp = Path(tempfile.mkdtemp(prefix="wsbench-against-"))
     tree = tmp / "tree"
-    made = subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO,
-                          capture_output=True, text=True)
-    if made.returncode:
-        raise SystemExit(f"--against {commit!r}: git worktree add failed: {made.stderr.strip()}")
     try:
+        made = subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO,
+                              capture_output=True, text=True)
+        if made.returncode:
+            raise SystemExit(f"--against {commit!r}: git worktree add failed: {made.stderr.strip()}")
         done = subprocess.run([sys.executable, str(HERE), "--tree", str(tree), "--json", *argv],
                               cwd=tree, capture_output=True, text=True)
         if done.returncode:
@@ -189,7 +194,13 @@ def against(commit: str, argv: list[str]) -> dict:
         return json.loads(done.stdout)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
-        subprocess.run(["rm", "-rf", str(tmp)])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def against_argv(args: argparse.Namespace, methods: list[str]) -> list[str]:
+    """The options that make the measurement at the other commit the same as this one."""
+    return ["--methods", ",".join(methods), "--shape", args.shape, "--seconds", str(args.seconds),
+            "--threads", str(args.threads), "--profile", args.profile, "--per-class", str(args.per_class)]
 
 
 def crosscheck_rates() -> dict[str, dict]:
@@ -230,16 +241,12 @@ def main() -> None:
     use_tree(tree)
     import torch
     torch.set_num_threads(args.threads)
+    then = against(args.against, against_argv(args, methods)) if args.against and not args.json else None
     result = {"commit": commit_of(tree), "machine": machine(args.threads),
               "rates": measure(tree, methods, shapes, args.profile, args.seconds, args.per_class, args.threads)}
     if args.json:
         print(json.dumps(result))
         return
-    then = None
-    if args.against:
-        argv = ["--methods", ",".join(methods), "--shape", args.shape, "--seconds", str(args.seconds),
-                "--threads", str(args.threads), "--profile", args.profile, "--per-class", str(args.per_class)]
-        then = against(args.against, argv)
     print(f"machine: {result['machine']}")
     print(f"profile {args.profile}; step: the zoo classifier's training step on random weights "
           f"(median of 5 repeats, warm-up excluded); harness: one run's training stage on synthetic "
