@@ -46,7 +46,7 @@ ZOO_METHODS = ("dwsnet", "nfn", "neural-graph", "scalegmn", "flat-mlp")
 # its resolved parameters p).
 HARNESS = {
     "hyperinr": ({"epochs": 1, "head_epochs": 1}, "train_hypernetwork", lambda n, p: n),
-    "functa": ({"meta_steps": 20, "head_epochs": 1}, "meta_learn", lambda n, p: 20 * p["batch_size"]),
+    "functa": ({"meta_steps": 20, "head_epochs": 1}, "meta_learn", lambda n, p: p["meta_steps"] * p["batch_size"]),
     "mwt": ({"epochs": 1}, "train", lambda n, p: n),
     "cnn-pixels": ({"epochs": 1}, "train", lambda n, p: n),
     "logreg-pixels": ({}, "fit", lambda n, p: n),  # one scikit-learn fit to convergence
@@ -69,10 +69,12 @@ def registry(tree: Path):
     return discover(plugin_dirs(tree))
 
 
-def profile_params(cls, profile: str, shape: str) -> dict:
-    """The method's parameters at this profile for this shape (older trees' resolve takes no modality)."""
+def profile_params(cls, profile: str, shape: str, dataset: str | None = None) -> dict:
+    """The method's parameters at this profile for this shape, on the shape's data set unless
+    another is named (older trees' resolve takes no modality)."""
     from wsbench.core.params import resolve
-    _, _, modality, dataset = SHAPES[shape]
+    _, _, modality, shape_dataset = SHAPES[shape]
+    dataset = dataset or shape_dataset
     if "modality" in inspect.signature(resolve).parameters:
         return resolve(cls, {}, profile, dataset, modality)
     return resolve(cls, {}, profile, dataset)
@@ -112,7 +114,7 @@ def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threa
     """Samples/s of the method's training stage in one run through the harness (`wsbench run`),
     and that stage's wall seconds (records keep milliseconds: a short stage's rate is coarse)."""
     overrides, stage, samples = HARNESS[name]
-    params = {**profile_params(cls, profile, "mnist"), **overrides}
+    params = {**profile_params(cls, profile, "mnist", "synthetic"), **overrides}
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-c", "from wsbench.cli import main; main()",
                    "--results", f"{tmp}/results", "--data-root", f"{tmp}/data",
