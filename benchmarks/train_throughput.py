@@ -173,7 +173,8 @@ def machine(threads: int) -> str:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {threads} thread(s); Python {platform.python_version()}, torch {torch.__version__}"
+    return (f"{cpu}, {os.cpu_count()} cores, {threads} thread(s); "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
 def against(commit: str, argv: list[str]) -> dict:
