@@ -206,16 +206,6 @@ def against_argv(args: argparse.Namespace, methods: list[str]) -> list[str]:
             "--threads", str(args.threads), "--profile", args.profile, "--per-class", str(args.per_class)]
 
 
-def crosscheck_rates() -> dict[str, dict]:
-    """Per method, the rates the cross-check measured for the authors' code and wsbench's."""
-    out = {}
-    for path in sorted((REPO / "results/reference/crosscheck").glob("*.json")):
-        data = json.loads(path.read_text())
-        if "samples_per_second" in data:
-            out[data.get("method", path.stem)] = {**data["samples_per_second"], "batch": data.get("batch")}
-    return out
-
-
 def fmt(rate) -> str:
     return f"{rate:10.1f}" if rate is not None else f"{'-':>10}"
 
@@ -271,13 +261,15 @@ def main() -> None:
                 if old["note"] and old["note"] != now["note"]:
                     notes.append(f"at {then['commit']}: {old['note']}")
             print(line + ("  (" + "; ".join(notes) + ")" if notes else ""))
-    cross = {m: r for m, r in crosscheck_rates().items() if m in methods}
+    from wsbench.report.authors import load_crosschecks
+    cross = {m: doc for m, doc in load_crosschecks(REPO / "results" / "reference").items() if m in methods}
     if cross:
         print("measured by the cross-check against the authors' code, at its own configuration "
               "(results/reference/crosscheck), not at the profile above:")
-        for name, r in cross.items():
-            print(f"  {name:14} batch {r.get('batch')}: authors {r['authors']:.1f}, wsbench {r['wsbench']:.1f} "
-                  f"samples/s ({r.get('measured', '')})")
+        for name, doc in cross.items():
+            rates = doc["samples_per_second"]
+            print(f"  {name:14} batch {doc.get('batch')}: authors {rates['authors']:.1f}, wsbench "
+                  f"{rates['wsbench']:.1f} samples/s ({rates.get('measured', '')})")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tabulate import tabulate
-
 from wsbench.report import matrix as M
 from wsbench.report.authors import section
 from wsbench.report.paired import LEGEND as PAIRED_LEGEND
 from wsbench.report.paired import NOTE, YOURS_NOTE, against_reference, comparison_table, comparisons, yours_table
-from wsbench.report.tables import (FORMATS, LEGEND, aggregate, aggregate_beside, dedupe, display_frame,
+from wsbench.report.tables import (LEGEND, aggregate, aggregate_beside, dedupe, display_frame,
                                    split_constant, to_text)
 
 MATRIX_HEADING = "Test accuracy by method and data set"
@@ -41,10 +39,6 @@ def _heading(level: int, text: str, fmt: str) -> str:
     return f"{'#' * level} {text}" if fmt == "markdown" else text
 
 
-def _table(frame, fmt: str) -> str:
-    return tabulate(frame, headers="keys", tablefmt=FORMATS[fmt], showindex=False)
-
-
 def render_report(title: str, reference: list[dict], reference_dir: Path, defaults: M.Defaults,
                   crosschecks: dict[str, dict], fmt: str = "markdown", yours: list[dict] = (),
                   yours_dir: Path | None = None) -> str:
@@ -65,13 +59,13 @@ def render_report(title: str, reference: list[dict], reference_dir: Path, defaul
         if found:
             frame = comparison_table(best, found)
             columns |= set(frame.columns)
-            parts += [_heading(3, f"Paired comparisons on {dataset}", fmt), NOTE, _table(frame, fmt)]
+            parts += [_heading(3, f"Paired comparisons on {dataset}", fmt), NOTE, to_text(frame, fmt)]
         if mine and ref:
             frames = [yours_table(name, found) for name, found in against_reference(mine, yours_dir, ref,
                                                                                      reference_dir)]
             if frames:
                 parts += [_heading(3, f"Your rows against the reference on {dataset}", fmt), YOURS_NOTE]
-                parts += [_table(frame, fmt) for frame in frames]
+                parts += [to_text(frame, fmt) for frame in frames]
                 columns |= set(frames[0].columns)
         sections.append("\n\n".join(parts))
     legend = {**LEGEND, **PAIRED_LEGEND}
