@@ -8,10 +8,9 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
-from conftest import ROOT, records, run_subprocess
+from conftest import ROOT, records
 
 from test_data import write_fake_mnist
 
