@@ -8,30 +8,46 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.api import (DataSplits, Method, MethodOutput, Optimisation, Param, RunContext, parse_widths,
-                         train_classifier)
+from wsbench.api import (DataSplits, Method, MethodOutput, Optimisation, Param, RunContext, compile_module,
+                         parse_widths, train_classifier)
+
+
+class PointFeatures(nn.Module):
+    """The shared per-point MLP (linear maps with batch norm and ReLU), max-pooled over points.
+    Points are rows of one (B * P, C) matrix, so each layer is one matrix product."""
+
+    def __init__(self, widths: tuple[int, ...]):
+        super().__init__()
+        ins = (3, *widths[:-1])
+        self.linears = nn.ModuleList(nn.Linear(c_in, c_out) for c_in, c_out in zip(ins, widths))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(c) for c in widths)
+
+    def forward(self, clouds: torch.Tensor) -> torch.Tensor:
+        """clouds (B, P, 3) -> (B, widths[-1]); invariant to the order of the points."""
+        b, n, _ = clouds.shape
+        h = clouds.reshape(b * n, 3)
+        for linear, norm in zip(self.linears, self.norms):
+            h = torch.relu(norm(linear(h)))
+        return h.view(b, n, -1).amax(1)
 
 
 class PointNet(nn.Module):
-    """A shared per-point MLP (1x1 convolutions with batch norm), max pooling over points, an MLP head."""
+    """Per-point features, max pooling over points, an MLP head."""
 
     def __init__(self, num_classes: int, widths: tuple[int, ...], head: int, dropout: float):
         super().__init__()
-        layers, c_in = [], 3
-        for c_out in widths:
-            layers += [nn.Conv1d(c_in, c_out, 1), nn.BatchNorm1d(c_out), nn.ReLU()]
-            c_in = c_out
-        self.points = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(c_in, head), nn.BatchNorm1d(head), nn.ReLU(), nn.Dropout(dropout),
+        self.points = PointFeatures(widths)
+        self.head = nn.Sequential(nn.Linear(widths[-1], head), nn.BatchNorm1d(head), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(head, num_classes))
 
     def forward(self, clouds: torch.Tensor) -> torch.Tensor:
-        """clouds (B, P, 3) -> logits (B, classes); invariant to the order of the points."""
-        return self.head(self.points(clouds.transpose(1, 2)).amax(2))
+        """clouds (B, P, 3) -> logits (B, classes)."""
+        return self.head(self.points(clouds))
 
 
 class PointNetMethod(Method):
     name = "pointnet"
+    version = 2  # 2: points as rows of one matrix (linear maps, not 1x1 convolutions), compiled
     description = "baseline on the signal: a small PointNet on the point clouds (no transforms)"
     weight_space = False
     modalities = ("pointcloud",)
@@ -45,6 +61,8 @@ class PointNetMethod(Method):
         "batch_size": Param(32, "shapes per step", low=2),
         "lr": Param(1e-3, "AdamW learning rate (cosine schedule)", above=0),
         "weight_decay": Param(1e-4, "AdamW weight decay", low=0),
+        "compile": Param(True, "compile the per-point MLP with torch.compile (fused batch norm and ReLU, about "
+                               "2.5x faster on a CPU; needs a C++ compiler there)"),
     }
     # paper: charlesq34/pointnet@2618f72 train.py and models/pointnet_cls_basic.py (PointNet without T-Nets):
     # shared MLP 64-64-64-128-1024, 250 epochs, batch 32, lr 1e-3, no weight decay, jitter 0.01, no scaling.
@@ -66,6 +84,8 @@ class PointNetMethod(Method):
             return batch * scale.to(ctx.device) + noise.to(ctx.device)
 
         model = PointNet(data.num_classes, parse_widths(p["widths"]), p["head_hidden"], p["dropout"]).to(ctx.device)
+        if p["compile"]:
+            compile_module(model.points, ctx.device)
         with ctx.stage("train"):
             head = train_classifier(model, augmented, data.train.y, data.val.x.to(ctx.device),
                                     data.test.x.to(ctx.device), ctx, epochs=p["epochs"],

@@ -27,6 +27,7 @@ from wsbench.models.modulated import ModulatedSiren
 from wsbench.models.mwt import MWTNetwork
 from wsbench.models.nfn import NFN
 from wsbench.models.scalegmn import ScaleGMN
+from wsbench.train.compiled import compile_module
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.train.optim import Optimisation
@@ -46,7 +47,7 @@ __all__ = [
     "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NeuralGraph",
     "ScaleGMN", "generate", "mlp",
     # training
-    "CHECKPOINT_STEPS", "Loop", "Optimisation", "penultimate_features", "predict", "stage_result",
+    "CHECKPOINT_STEPS", "Loop", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
     "train_classifier", "train_feature_head",
     # the two-stage zoo methods' base
     "ZooMethod",
