@@ -73,6 +73,14 @@ class PointNetMethod(Method):
                                        "weight_decay": 0.0},
                 "smoke": {"widths": "8,16", "head_hidden": 8, "epochs": 2}}
 
+    @staticmethod
+    def network(num_classes: int, p: dict, device: torch.device) -> PointNet:
+        """The network at these parameters, on the device (compiled if `compile`)."""
+        model = PointNet(num_classes, parse_widths(p["widths"]), p["head_hidden"], p["dropout"]).to(device)
+        if p["compile"]:
+            compile_module(model.points, device)
+        return model
+
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
         p = params
         train = data.train.x.to(ctx.device)
@@ -83,9 +91,7 @@ class PointNetMethod(Method):
             noise = p["jitter"] * torch.randn(batch.shape, generator=gen)
             return batch * scale.to(ctx.device) + noise.to(ctx.device)
 
-        model = PointNet(data.num_classes, parse_widths(p["widths"]), p["head_hidden"], p["dropout"]).to(ctx.device)
-        if p["compile"]:
-            compile_module(model.points, ctx.device)
+        model = self.network(data.num_classes, p, ctx.device)
         with ctx.stage("train"):
             head = train_classifier(model, augmented, data.train.y, data.val.x.to(ctx.device),
                                     data.test.x.to(ctx.device), ctx, epochs=p["epochs"],
