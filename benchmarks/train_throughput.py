@@ -273,8 +273,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"machine: {result['machine']}")
-    print(f"profile {args.profile}; step: the zoo classifier's training step on random weights "
-          f"(median of 5 repeats, warm-up excluded); harness: one run's training stage on synthetic "
+    print(f"profile {args.profile}; step: the training step of a zoo classifier on random weights or of "
+          f"PointNet on random clouds (median of 5 repeats, warm-up excluded); harness: one run's training stage on synthetic "
           f"28x28 images, {args.per_class} per class and split, including its own validation and test "
           f"predictions (a lower bound, not comparable with step)")
     head = f"{'method':14} {'shape':10} {'how':8} {'now ' + result['commit']:>10}"
