@@ -38,3 +38,32 @@ def test_against_measures_in_a_worktree_and_removes_it(bench):
     assert then["commit"] == head.stdout.strip()
     assert then["rates"]["flat-mlp"]["mnist"]["rate"] > 0
     assert worktrees() == before
+
+
+GPU_CHECK = REPO / "benchmarks" / "gpu_check.sh"
+
+
+def gpu_check(out: Path, **env: str) -> subprocess.CompletedProcess:
+    import os
+    import sys
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("WSBENCH_", "GPU_CHECK_"))},
+                   "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", **env}
+    return subprocess.run(["bash", str(GPU_CHECK), str(out)], cwd=REPO, env=environment, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_gpu_check_refuses_a_machine_without_cuda(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal cannot be shown here")
+    done = gpu_check(tmp_path / "out")
+    assert done.returncode == 69 and "no CUDA device" in done.stderr
+    assert not (tmp_path / "out" / "results").exists()
+
+
+def test_gpu_check_rehearsal_on_the_cpu_runs_a_smoke_profile_and_summarises(tmp_path):
+    done = gpu_check(tmp_path / "out", GPU_CHECK_DEVICE="cpu", GPU_CHECK_METHODS="flat-mlp")
+    summary = (tmp_path / "out" / "summary.txt").read_text()
+    assert done.returncode == 0, summary
+    assert summary.startswith("ok      smoke-flat-mlp") and "skipped the quick MNIST runs" in summary
+    assert len(list((tmp_path / "out" / "results" / "runs").glob("*.json"))) == 1
