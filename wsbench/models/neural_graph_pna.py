@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from wsbench.inr.siren import SirenLayout
+from wsbench.models.dropout import FastDropout
 from wsbench.models.mlp import mlp
 
 
@@ -194,7 +195,7 @@ class NeuralGraphPNA(nn.Module):
         self.convs = nn.ModuleList(ModulatedPNA(hidden, layout) for _ in range(layers))
         self.norms = nn.ModuleList(BatchLayerNorm(hidden) for _ in range(layers - 1))
         self.edge_updates = nn.ModuleList(EdgeUpdate(hidden) for _ in range(layers - 1))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
         self.head = mlp(layout.widths[-1] * hidden, (hidden, hidden), num_classes)
 
     def embed_edges(self, direction_input: torch.Tensor) -> torch.Tensor:
