@@ -16,13 +16,15 @@ step instead: its network on random clouds of 1,024 points, with its optimiser (
 left out).
 
 `--against COMMIT` checks COMMIT out into a temporary git worktree, runs this same file
-there (that tree first on the path) and prints both rates and their ratio. Usage:
+there (that tree first on the path), one method at a time alternating with this tree's
+measurement of the same method, and prints both rates and their ratio. Usage:
     python benchmarks/train_throughput.py [--methods a,b] [--shape mnist|modelnet40|both]
                                           [--against COMMIT] [--seconds S] [--threads N]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import inspect
 import json
@@ -209,8 +211,9 @@ def machine(threads: int) -> str:
             f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
-def against(commit: str, argv: list[str]) -> dict:
-    """This file's measurement run in a temporary worktree of `commit`; the worktree is removed after."""
+@contextlib.contextmanager
+def worktree(commit: str):
+    """A temporary git worktree of `commit`, removed on every path out."""
     known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], cwd=REPO,
                            capture_output=True, text=True)
     if known.returncode:
@@ -222,14 +225,39 @@ def against(commit: str, argv: list[str]) -> dict:
                               capture_output=True, text=True)
         if made.returncode:
             raise SystemExit(f"--against {commit!r}: git worktree add failed: {made.stderr.strip()}")
-        done = subprocess.run([sys.executable, str(HERE), "--tree", str(tree), "--json", *argv],
-                              cwd=tree, capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(f"--against {commit!r}: the measurement at that commit failed:\n{done.stderr}")
-        return json.loads(done.stdout)
+        yield tree
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure_at(tree: Path, commit: str, argv: list[str]) -> dict:
+    """This file's measurement run in the worktree `tree` (that tree first on the path)."""
+    done = subprocess.run([sys.executable, str(HERE), "--tree", str(tree), "--json", *argv],
+                          cwd=tree, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"--against {commit!r}: the measurement at that commit failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def interleaved(commit: str, args: argparse.Namespace, methods: list[str], shapes: list[str]) -> tuple[dict, dict]:
+    """Both trees measured method by method, in alternating order (then-now, now-then, ...),
+    so that a change in the machine's load during the run falls on both alike."""
+    now: dict = {"rates": {}}
+    then: dict = {"rates": {}}
+    with worktree(commit) as tree:
+        for k, name in enumerate(methods):
+            def here() -> None:
+                now["rates"].update(measure(REPO, [name], shapes, args.profile, args.seconds, args.per_class,
+                                            args.threads))
+
+            def there() -> None:
+                doc = measure_at(tree, commit, against_argv(args, [name]))
+                then["rates"].update(doc["rates"])
+                then["commit"] = doc["commit"]
+            for turn in ((there, here) if k % 2 == 0 else (here, there)):
+                turn()
+    return now, then
 
 
 def against_argv(args: argparse.Namespace, methods: list[str]) -> list[str]:
@@ -266,9 +294,13 @@ def main() -> None:
     use_tree(tree)
     import torch
     torch.set_num_threads(args.threads)
-    then = against(args.against, against_argv(args, methods)) if args.against and not args.json else None
-    result = {"commit": commit_of(tree), "machine": machine(args.threads),
-              "rates": measure(tree, methods, shapes, args.profile, args.seconds, args.per_class, args.threads)}
+    result = {"commit": commit_of(tree), "machine": machine(args.threads)}
+    if args.against and not args.json:
+        now, then = interleaved(args.against, args, methods, shapes)
+        result["rates"] = now["rates"]
+    else:
+        then = None
+        result["rates"] = measure(tree, methods, shapes, args.profile, args.seconds, args.per_class, args.threads)
     if args.json:
         print(json.dumps(result))
         return

@@ -1,5 +1,6 @@
 """The training-throughput benchmark measures a positive rate and compares against a commit
 in a worktree it removes afterwards."""
+import argparse
 import importlib.util
 import subprocess
 from pathlib import Path
@@ -30,13 +31,15 @@ def test_step_rates_are_positive_and_unmeasurable_cells_say_why(bench):
     assert rates["pointnet"]["mnist"]["rate"] is None and "image" in rates["pointnet"]["mnist"]["note"]
 
 
-def test_against_measures_in_a_worktree_and_removes_it(bench):
+def test_against_measures_both_trees_method_by_method_and_removes_the_worktree(bench):
     before = worktrees()
-    then = bench.against("HEAD", ["--methods", "flat-mlp", "--shape", "mnist", "--seconds", "0.05",
-                                  "--profile", "smoke"])
+    args = argparse.Namespace(shape="mnist", seconds=0.05, threads=1, profile="smoke", per_class=2)
+    now, then = bench.interleaved("HEAD", args, ["flat-mlp", "dwsnet"], ["mnist"])
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     assert then["commit"] == head.stdout.strip()
-    assert then["rates"]["flat-mlp"]["mnist"]["rate"] > 0
+    for rates in (now["rates"], then["rates"]):
+        assert set(rates) == {"flat-mlp", "dwsnet"}
+        assert all(rates[m]["mnist"]["rate"] > 0 for m in rates)
     assert worktrees() == before
 
 
