@@ -62,7 +62,7 @@ class PointNetMethod(Method):
         "lr": Param(1e-3, "AdamW learning rate (cosine schedule)", above=0),
         "weight_decay": Param(1e-4, "AdamW weight decay", low=0),
         "compile": Param(True, "compile the per-point MLP with torch.compile (fused batch norm and ReLU, about "
-                               "2.5x faster on a CPU; needs a C++ compiler there)"),
+                               "2x faster on a CPU; needs a C++ compiler there)"),
     }
     # paper: charlesq34/pointnet@2618f72 train.py and models/pointnet_cls_basic.py (PointNet without T-Nets):
     # shared MLP 64-64-64-128-1024, 250 epochs, batch 32, lr 1e-3, no weight decay, jitter 0.01, no scaling.
