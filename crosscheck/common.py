@@ -54,11 +54,20 @@ def checkout(path: Path) -> dict[str, str | None]:
     return {"path": str(path.resolve()), "commit": done.stdout.strip() or None}
 
 
+def registry():
+    """The shipped plugins, as `wsbench` finds them."""
+    return discover(plugin_dirs(Path(__file__).resolve().parents[1], []))
+
+
 def digits_train() -> Split:
     """wsbench's digits training split as its data-set plugin loads it: images (N, 8, 8, 1)."""
-    registry = discover(plugin_dirs(Path(__file__).resolve().parents[1], []))
-    cls = registry.dataset("digits")
+    cls = registry().dataset("digits")
     return cls().load(Path(), resolve(cls, {})).train
+
+
+def profile_mismatches(params: dict, published: dict) -> list[str]:
+    """Where a resolved profile departs from the authors' published values, as `key: ours != theirs`."""
+    return [f"{k}: {params.get(k)!r} != {v!r}" for k, v in published.items() if params.get(k) != v]
 
 
 def wsbench_inrs(n: int, seed: int = 0) -> tuple[SirenLayout, torch.Tensor, torch.Tensor]:
@@ -161,16 +170,17 @@ def samples_per_second(step: Callable[[torch.Tensor, torch.Tensor], float], weig
 
 
 def report(method: str, args: argparse.Namespace, source: dict, configuration: dict, result: dict,
-           rates: dict[str, float], adapter_version: int | None = None) -> None:
+           rates: dict[str, float], adapter_version: int | None = None, adapter_params: dict | None = None) -> None:
     """Print the verdict and write the result file; exit 1 when a tolerance is broken.
     `adapter_version`: the version of the method plugin whose rows use the checked network
-    and recipe (None while the adapter still uses another)."""
+    and recipe (None while the adapter still uses another); `adapter_params`: the parameter
+    values that choose it, where the plugin has more than one network."""
     ok = result["max_logit_relative_error"] <= LOGIT_RTOL and result["max_loss_difference"] <= LOSS_ATOL
     record = {"method": method, "authors": source, "configuration": configuration, "dtype": "float64",
               "batch": args.batch, "steps": len(result["losses_wsbench"]),
               "tolerances": {"logit_relative": LOGIT_RTOL, "loss_absolute": LOSS_ATOL}, **result,
               "samples_per_second": {**rates, "measured": "float32, one thread, one run"}, "equal": ok,
-              "adapter_version": adapter_version}
+              "adapter_version": adapter_version, "adapter_params": adapter_params or {}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, record)
     print(f"{method}: logits rel. error {result['max_logit_relative_error']:.2e}, "

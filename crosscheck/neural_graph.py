@@ -110,7 +110,7 @@ def sides(cfg, layout: SirenLayout, dtype: torch.dtype) -> tuple[Side, Side, dic
     s = cfg.data.stats
     stats = broadcast_layer_statistics(layout, s.weights_mean, s.weights_std, s.biases_mean, s.biases_std)
     normalise = ZooMethod.normaliser(types.SimpleNamespace(centre=ZooMethod.centre), stats.to(dtype),
-                                     torch.device("cpu"))
+                                     torch.device("cpu"), {})
     optimiser = Optimisation(cfg.optim.lr, cfg.optim.weight_decay, optimiser="adamw", amsgrad=cfg.optim.amsgrad,
                              schedule="warmup", warmup_steps=cfg.scheduler.warmup_steps, warmup_start=1,
                              clip_norm=cfg.clip_grad_max_norm if cfg.clip_grad else 0.0).build(ours, cfg.n_epochs)

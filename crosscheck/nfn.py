@@ -1,7 +1,8 @@
 """NFN against its authors' code (github.com/AllanYangZhou/nfn, experiments/classify_siren.py):
 their SIREN classifier as their README trains it on MNIST (`launch_classify_siren +setup=mnist`:
 main.yaml with nfnet/inv_ff.yaml, an HNP network on random Fourier features of the raw
-weights, and opt/adam.yaml with a linear warm-up), against wsbench.models.nfn_classifier.
+weights, and opt/adam.yaml with a linear warm-up), against wsbench's NFN plugin at its paper
+profile (network=authors): its network, input preprocessing and optimiser as runs build them.
 
 Run: python -m crosscheck.nfn /path/to/nfn-checkout (needs einops, which their layers import).
 The authors' side reads their YAML files, builds their InvariantNFN and takes wsbench's INRs
@@ -27,10 +28,11 @@ import yaml
 from torch import nn
 from torch.utils.data import default_collate
 
-from crosscheck.common import Side, arguments, checkout, compare, report, samples_per_second, wsbench_inrs
+from crosscheck.common import (Side, arguments, checkout, compare, profile_mismatches, registry, report,
+                                samples_per_second, wsbench_inrs)
+from wsbench.core.params import resolve
 from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
 from wsbench.models.nfn_classifier import NFNClassifier
-from wsbench.train.optim import Optimisation
 
 CONFIGS = Path("experiments") / "classify_siren_configs"
 SHORT_WARMUP = 10
@@ -151,28 +153,44 @@ def convert(theirs: nn.Module, ours: NFNClassifier) -> dict[str, torch.Tensor]:
     return out
 
 
-def wsbench_model(layout: SirenLayout, nfnet: dict, num_classes: int) -> NFNClassifier:
-    """wsbench's classifier with their network configuration (their MlpHead: two hidden layers
-    of its default width)."""
-    from experiments.models import MlpHead
-    width = inspect.signature(MlpHead).parameters["h_size"].default
-    fourier = nfnet["inp_enc_cls"]
-    assert nfnet["mode"] == "HNP" and nfnet["pos_enc_cls"] is None and not nfnet["normalize"]
-    return NFNClassifier(layout, num_classes, channels=tuple(nfnet["hchannels"]), fourier=fourier["mapping_size"],
-                         fourier_scale=fourier["scale"], head_hidden=(width, width),
-                         dropout=nfnet["head_cls"]["dropout"])
+class Wsbench:
+    """wsbench's NFN plugin at its paper profile, which must be their configuration, with the
+    head's dropout off for the check."""
+
+    def __init__(self, config: dict, nfnet: dict):
+        from experiments.models import MlpHead
+        self.cls = registry().method("nfn")
+        self.params = resolve(self.cls, {"dropout": "0"}, "paper")
+        width = inspect.signature(MlpHead).parameters["h_size"].default  # their MlpHead: two hidden layers
+        fourier, channels = nfnet["inp_enc_cls"], nfnet["hchannels"]
+        assert nfnet["mode"] == "HNP" and nfnet["pos_enc_cls"] is None and not nfnet["normalize"]
+        assert len(set(channels)) == 1, f"their channels {channels} differ per layer"
+        theirs = {"network": "authors", "mode": "hnp", "channels": channels[0], "layers": len(channels),
+                  "fourier": fourier["mapping_size"], "fourier_scale": float(fourier["scale"]),
+                  "head_hidden": f"{width},{width}", "lr": config["opt"]["lr"], "weight_decay": 0.0,
+                  "warmup_steps": int(config["warmup_steps"]), "batch_size": int(config["batch_size"])}
+        if mismatches := profile_mismatches(self.params, theirs):
+            sys.exit(f"nfn's paper profile is not the authors' configuration: {'; '.join(mismatches)}")
+
+    def model(self, layout: SirenLayout, num_classes: int) -> NFNClassifier:
+        return self.cls().build(layout, num_classes, self.params)
+
+    def preprocess(self, flat: torch.Tensor) -> torch.Tensor:
+        """The plugin's normaliser (the authors' network reads raw weights)."""
+        stats = torch.stack([flat.mean(0), flat.std(0)])
+        return self.cls().normaliser(stats, torch.device("cpu"), self.params)(flat)
+
+    def optimiser(self, model: nn.Module, warmup: int):
+        return self.cls().optimisation({**self.params, "warmup_steps": warmup}).build(model, epochs=1)
 
 
-def sides(authors: Authors, theirs: nn.Module, ours: NFNClassifier, opt_config: dict,
+def sides(authors: Authors, wsbench: Wsbench, theirs: nn.Module, ours: NFNClassifier, opt_config: dict,
           warmup: int) -> tuple[Side, Side]:
     """Both models trained from their current parameters: their optimiser (opt/adam.yaml) and
-    LambdaLR(min(1, k / warmup)) stepped after each update, and wsbench's Optimisation with the
-    same settings."""
+    LambdaLR(min(1, k / warmup)) stepped after each update, and the plugin's optimisation."""
     opt = instantiate(opt_config, theirs.parameters())
-    lr = opt_config["lr"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, k / warmup))
-    mine = Optimisation(lr, 0.0, optimiser="adam", schedule="warmup", warmup_steps=warmup,
-                        warmup_start=0).build(ours, epochs=1)
+    mine = wsbench.optimiser(ours, warmup)
 
     def their_step(flat, y):
         theirs.train()
@@ -185,7 +203,7 @@ def sides(authors: Authors, theirs: nn.Module, ours: NFNClassifier, opt_config: 
 
     def our_step(flat, y):
         ours.train()
-        return mine.step(ours(flat), y).item()
+        return mine.step(ours(wsbench.preprocess(flat)), y).item()
 
     def their_logits(flat):
         theirs.eval()
@@ -193,7 +211,7 @@ def sides(authors: Authors, theirs: nn.Module, ours: NFNClassifier, opt_config: 
 
     def our_logits(flat):
         ours.eval()
-        return ours(flat)
+        return ours(wsbench.preprocess(flat))
 
     return Side(their_logits, their_step), Side(our_logits, our_step)
 
@@ -214,15 +232,16 @@ def main() -> None:
     authors = Authors(root, layout)
     torch.manual_seed(0)
     theirs = authors.model(nfnet, weights[:args.batch])
-    ours = wsbench_model(layout, nfnet, int(nfnet["head_cls"]["num_out"]))
+    wsbench = Wsbench(config, nfnet)
+    ours = wsbench.model(layout, int(nfnet["head_cls"]["num_out"]))
     start = convert(theirs, ours)
     ours.load_state_dict(start)
     initial = copy.deepcopy(theirs.state_dict())
 
-    result = compare(*sides(authors, theirs, ours, config["opt"], warmup), weights, labels, args.batch)
+    result = compare(*sides(authors, wsbench, theirs, ours, config["opt"], warmup), weights, labels, args.batch)
     theirs.load_state_dict(initial)
     ours.load_state_dict(start)
-    short = compare(*sides(authors, theirs, ours, config["opt"], SHORT_WARMUP), weights, labels, args.batch)
+    short = compare(*sides(authors, wsbench, theirs, ours, config["opt"], SHORT_WARMUP), weights, labels, args.batch)
     result["max_loss_difference"] = max(result["max_loss_difference"], short["max_loss_difference"])
     result["short_warmup"] = {"warmup_steps": SHORT_WARMUP, **{k: v for k, v in short.items()
                                                               if k != "max_logit_relative_error"}}
@@ -230,7 +249,7 @@ def main() -> None:
     torch.set_default_dtype(torch.float32)
     theirs.load_state_dict(initial)
     ours.load_state_dict(start)
-    their_side, our_side = sides(authors, theirs.float(), ours.float(), config["opt"], warmup)
+    their_side, our_side = sides(authors, wsbench, theirs.float(), ours.float(), config["opt"], warmup)
     rates = {"authors": samples_per_second(their_side.train_step, weights, labels, args.batch),
              "wsbench": samples_per_second(our_side.train_step, weights, labels, args.batch)}
     configuration = {
@@ -243,7 +262,8 @@ def main() -> None:
         "parameters": sum(p.numel() for p in ours.parameters()),
         "siren_max_abs_difference": authors.siren_difference(weights.double()),
     }
-    report("nfn", args, source, configuration, result, rates)
+    report("nfn", args, source, configuration, result, rates, adapter_version=wsbench.cls.version,
+           adapter_params={"network": "authors"})
 
 
 if __name__ == "__main__":

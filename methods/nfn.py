@@ -1,36 +1,69 @@
-"""NFN: neural functionals with NP or HNP equivariant layers over an INR zoo.
+"""NFN: neural functionals over an INR zoo (Zhou et al. 2023, "Permutation Equivariant
+Neural Functionals").
 
-Zhou et al. (2023), "Permutation Equivariant Neural Functionals": Fourier
-features of every weight, equivariant layers, invariant pooling, an MLP head.
+`network=authors` is the authors' SIREN classifier (wsbench.models.nfn_classifier, checked
+function for function against their code by crosscheck/nfn.py): random Fourier features of
+every raw weight, HNP layers with ReLUs, HNP pooling and an MLP head with dropout, trained by
+Adam with a linear warm-up to a constant rate. `network=wsbench`, wsbench's earlier NFN (NP or
+HNP layers on standardised weights, batch norm, AdamW with a cosine schedule), is the
+parameters' legacy value: the runs recorded before the choice existed are its runs.
 """
-from wsbench.api import NFN, Param, ZooMethod, parse_widths
+from wsbench.api import NFN, NFNClassifier, Optimisation, Param, UserError, ZooMethod, parse_widths
 
 
 class NFNMethod(ZooMethod):
     name = "nfn"
-    description = "neural functional (NP or HNP layers) on independently fitted SIRENs (Zhou et al. 2023)"
+    description = "neural functional (HNP layers; the authors' classifier or wsbench's) on fitted SIRENs " \
+                  "(Zhou et al. 2023)"
     model_params = {
-        "mode": Param("hnp", "hnp: input and output neurons not permuted; np: all neurons permuted",
+        "network": Param("wsbench", "authors: their classifier and recipe; wsbench: wsbench's NP/HNP network",
+                         choices=("authors", "wsbench"), legacy="wsbench"),
+        "mode": Param("hnp", "wsbench: hnp (input and output neurons not permuted) or np (all permuted)",
                       choices=("hnp", "np")),
-        "channels": Param(32, "channels of the equivariant layers", low=1),
+        "channels": Param(32, "channels of each equivariant layer", low=1),
         "layers": Param(3, "equivariant layers", low=1),
         "fourier": Param(16, "Fourier frequencies per weight", low=1),
-        "batch_norm": Param(True, "batch norm after every equivariant layer (DWSNet's default)"),
+        "fourier_scale": Param(10.0, "authors: std of the Fourier frequencies", above=0, legacy=10.0),
+        "batch_norm": Param(True, "wsbench: batch norm after every equivariant layer (DWSNet's default)"),
         "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP", widths=True),
+        "dropout": Param(0.5, "authors: dropout after each hidden layer of the head", low=0, high=0.99,
+                         legacy=0.5),
+        "warmup_steps": Param(300, "authors: steps of the rate's linear warm-up from 0", low=1, legacy=300),
     }
     profiles = {
         "quick": {"epochs": 20, "layers": 4},
         # AllanYangZhou/nfn@ce78322 experiments/classify_siren_configs (main.yaml, nfnet/inv_ff.yaml,
-        # opt/adam.yaml, setup/mnist.yaml): HNP, 3 layers of 512, 128 Fourier frequencies, head 1000-1000, Adam
-        # 1e-4, batch 32, 200k steps (12 epochs of 10 views), standard SIRENs refitted 10 times per image. Not
-        # expressible here: the authors' network (reproduced apart in wsbench.models.nfn_classifier,
-        # crosscheck/nfn.py) with raw weights and frequencies N(0, 10^2) x 2 pi, head dropout 0.5, warm-up.
-        "paper": {"inr_views": 10, "epochs": 12, "batch_size": 32, "lr": 1e-4, "weight_decay": 0.0, "mode": "hnp",
-                  "channels": 512, "layers": 3, "fourier": 128, "batch_norm": False, "head_hidden": "1000,1000"},
-        "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16"},
+        # opt/adam.yaml, setup/mnist.yaml): HNP, 3 layers of 512, 128 Fourier frequencies of scale 10, head
+        # 1000-1000 with dropout 0.5, Adam 1e-4 after a 10,000-step warm-up, batch 32, 200k steps (12 epochs of
+        # 10 views), standard SIRENs refitted 10 times per image.
+        "paper": {"inr_views": 10, "epochs": 12, "batch_size": 32, "lr": 1e-4, "weight_decay": 0.0,
+                  "network": "authors", "channels": 512, "layers": 3, "fourier": 128, "fourier_scale": 10.0,
+                  "head_hidden": "1000,1000", "dropout": 0.5, "warmup_steps": 10000},
+        "smoke": {"epochs": 2, "inr_steps": 20, "channels": 4, "layers": 2, "fourier": 4, "head_hidden": "16",
+                  "warmup_steps": 5},
     }
 
     def build(self, layout, num_classes, params):
+        if params["network"] == "authors":
+            if params["mode"] != "hnp":
+                raise UserError(f"--param mode={params['mode']}: the authors' classifier is HNP; "
+                                f"NP layers are network=wsbench's")
+            return NFNClassifier(layout, num_classes, channels=(params["channels"],) * params["layers"],
+                                 fourier=params["fourier"], fourier_scale=params["fourier_scale"],
+                                 head_hidden=parse_widths(params["head_hidden"]), dropout=params["dropout"])
         return NFN(layout, num_classes, mode=params["mode"], channels=params["channels"], layers=params["layers"],
                    fourier=params["fourier"], head_hidden=parse_widths(params["head_hidden"]),
                    batch_norm=params["batch_norm"])
+
+    def normaliser(self, stats, device, params):
+        """The authors' classifier reads raw weights; wsbench's network standardised ones."""
+        if params["network"] == "authors":
+            return lambda w: w.to(device)
+        return super().normaliser(stats, device, params)
+
+    def optimisation(self, p):
+        """The authors': Adam, the rate rising linearly from 0 over the warm-up, then constant."""
+        if p["network"] == "authors":
+            return Optimisation(p["lr"], p["weight_decay"], optimiser="adam", schedule="warmup",
+                                warmup_steps=p["warmup_steps"], warmup_start=0)
+        return super().optimisation(p)

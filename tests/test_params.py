@@ -83,3 +83,42 @@ def test_params_declare_bounds_and_refuse_what_they_cannot_parse(registry):
     with pytest.raises(TypeError, match="must be at least 1"):
         Param(0, low=1)
     assert Param(3, low=1, high=5).rules() == ">= 1; <= 5" and Param("a", choices=("a", "b")).rules() == "one of a, b"
+
+
+def test_a_parameter_added_at_its_legacy_value_keeps_the_runs_it_was_added_to(registry):
+    """Runs at the legacy value keep the identity they had before the parameter existed (so
+    their records are neither renamed nor rerun); any other value is a new configuration,
+    and reports read the old records as runs at the legacy value."""
+    from wsbench.api import Method
+    from wsbench.core.discovery import Registry
+    from wsbench.core.params import with_legacy
+    from wsbench.core.request import Request
+    from wsbench.core.spec import plan
+
+    class Before(Method):
+        name = "m"
+        params = {"width": Param(8)}
+        profiles = {"quick": {}}
+
+        def run(self, data, params, ctx):
+            raise AssertionError("not run")
+
+    class After(Before):
+        params = {**Before.params, "network": Param("new", choices=("new", "old"), legacy="old")}
+
+    def planned(method, *overrides):
+        reg = Registry(methods={"m": method}, datasets={"synthetic": registry.dataset("synthetic")})
+        (spec,) = plan(reg, ["m"], ["synthetic"], [0], "quick", list(overrides), [])
+        return spec
+
+    old, kept, new = planned(Before), planned(After, "network=old"), planned(After)
+    assert kept.run_id == old.run_id and kept.params["network"] == "old" and kept.identity == old.identity
+    assert new.run_id != old.run_id and new.identity["params"]["network"] == "new"
+    sent = Request("/data", "/results", "cpu", ["/plugins"]).for_run(kept, "abc")
+    assert Request.from_json(sent.to_json()).spec.run_id == old.run_id  # a job's process names it alike
+    assert with_legacy(After.params, old.identity["params"]) == {"width": 8, "network": "old"}
+    assert with_legacy(After.params, new.identity["params"]) == {"width": 8, "network": "new"}
+    with pytest.raises(TypeError, match="legacy value .old.: must be of type int"):
+        Param(1, legacy="old")
+    with pytest.raises(TypeError, match="legacy value 'x' must be one of"):
+        Param("new", choices=("new", "old"), legacy="x")

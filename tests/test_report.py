@@ -114,16 +114,20 @@ def test_every_reference_names_a_shipped_method_head_and_variant(registry, tmp_p
 
 
 def test_authors_code_column_says_whether_the_row_runs_the_checked_model(tmp_path):
-    """A row shows `authors' model ✓` only at the adapter version the cross-check covers."""
+    """A row shows `authors' model ✓` only at the adapter version (and parameter values) the
+    cross-check covers."""
     from wsbench.report.authors import cell, covers, load_crosschecks, section
     doc = {"method": "scalegmn", "equal": True, "adapter_version": 3, "max_logit_relative_error": 6e-16,
            "max_loss_difference": 4e-16, "steps": 20, "samples_per_second": {"authors": 3.1, "wsbench": 6.0},
            "authors": {"commit": "9cffd4d4318a"}, "configuration": {"file": "configs/x.yml"}}
-    assert cell(doc, 3) == "authors' model ✓ (3.1 vs 6.0 samples/s)"
-    assert cell(doc, 2).startswith("not this row's network")
-    assert cell({**doc, "equal": False, "max_logit_relative_error": 0.3}, 3).startswith("differs: logits 3.0e-01")
-    assert cell(None, 3) == ""
-    assert covers(doc, 3) and not covers(doc, 2) and not covers({**doc, "equal": False}, 3)  # the matrix's dagger
+    assert cell(doc, 3, {}) == "authors' model ✓ (3.1 vs 6.0 samples/s)"
+    assert cell(doc, 2, {}).startswith("not this row's network")
+    assert cell({**doc, "equal": False, "max_logit_relative_error": 0.3}, 3, {}).startswith("differs: logits 3.0e-01")
+    assert cell(None, 3, {}) == ""
+    assert covers(doc, 3, {}) and not covers(doc, 2, {}) and not covers({**doc, "equal": False}, 3, {})  # the dagger
+    chosen = {**doc, "adapter_params": {"network": "authors"}}  # one of the method's networks is the authors'
+    assert covers(chosen, 3, {"network": "authors", "lr": 1e-3}) and not covers(chosen, 3, {"network": "wsbench"})
+    assert "the rows of version 3 with network=authors use it" in section({"scalegmn": chosen})
     (tmp_path / "crosscheck").mkdir()
     (tmp_path / "crosscheck" / "scalegmn.json").write_text(json.dumps(doc))
     assert load_crosschecks(tmp_path) == {"scalegmn": doc}

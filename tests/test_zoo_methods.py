@@ -115,9 +115,9 @@ def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(registry, tmp_pa
     method = registry.method("scalegmn")()
     torch.manual_seed(0)
     model = method.build(spec.layout, data.num_classes, params).double().eval()
-    normalise = method.normaliser(stats, torch.device("cpu"))
+    normalise = method.normaliser(stats, torch.device("cpu"), params)
     torch.testing.assert_close(model(normalise(flipped)), model(normalise(raw)), atol=1e-5, rtol=0)
-    centring = registry.method("dwsnet")().normaliser(stats, torch.device("cpu"))
+    centring = registry.method("dwsnet")().normaliser(stats, torch.device("cpu"), params)
     assert (model(centring(flipped)) - model(centring(raw))).abs().max() > 1e-4
 
 

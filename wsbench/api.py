@@ -26,6 +26,7 @@ from wsbench.models.mlp import mlp
 from wsbench.models.modulated import ModulatedSiren
 from wsbench.models.mwt import MWTNetwork
 from wsbench.models.nfn import NFN
+from wsbench.models.nfn_classifier import NFNClassifier
 from wsbench.models.scalegmn import ScaleGMN
 from wsbench.train.compiled import compile_module
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
@@ -44,8 +45,8 @@ __all__ = [
     "Field", "SirenLayout", "field_of", "inner_sgd", "random_queries", "siren_forward", "siren_layout",
     "split_fields", "step_batch",
     # networks
-    "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NeuralGraph",
-    "ScaleGMN", "generate", "mlp",
+    "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
+    "NeuralGraph", "ScaleGMN", "generate", "mlp",
     # training
     "CHECKPOINT_STEPS", "Loop", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
     "train_classifier", "train_feature_head",

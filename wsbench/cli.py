@@ -99,9 +99,17 @@ def cmd_run(args, reg) -> None:
         sys.exit(1)
 
 
+def report_records(results: Path, reg) -> list[dict]:
+    """The records under `results`, each with the legacy values of parameters its method gained
+    after it filled in (the record ran at them), so that rows are labelled like today's runs."""
+    from wsbench.core.params import with_legacy
+    from wsbench.core.records import load_records
+    return [{**r, "params": with_legacy(reg.methods[r["method"]].params, r.get("params") or {})}
+            if r.get("method") in reg.methods else r for r in load_records(results)]
+
+
 def cmd_report(args, reg) -> None:
     from wsbench.cluster.sweepfile import load_sweep
-    from wsbench.core.records import load_records
     from wsbench.report.authors import load_crosschecks
     from wsbench.report.figures import budget_curves, figures_for
     from wsbench.report.matrix import profile_defaults
@@ -114,13 +122,13 @@ def cmd_report(args, reg) -> None:
         require_writable(results / "figures", RESULTS_FLAG)
     chosen = lambda method, dataset: ((not args.method or method in args.method)  # noqa: E731
                                       and (not args.dataset or dataset in args.dataset))
-    records = [r for r in load_records(results) if chosen(r["method"], r["dataset"])]
+    records = [r for r in report_records(results, reg) if chosen(r["method"], r["dataset"])]
     planned = load_sweep(args.sweep, reg).specs if args.sweep else []
     if args.sweep:
         ids = {spec.run_id for spec in planned}
         records = [r for r in records if r.get("run_id") in ids]
     # with --reference: the reference's records are the table, the user's stand beside them
-    beside = [r for r in load_records(reference) if chosen(r["method"], r["dataset"])] if reference else None
+    beside = [r for r in report_records(reference, reg) if chosen(r["method"], r["dataset"])] if reference else None
     crosschecks = load_crosschecks(reference or results)
     if args.html:
         from wsbench.report.page import write_page
@@ -161,7 +169,7 @@ def cmd_report(args, reg) -> None:
         for record in records:
             for path in figures_for(record, results):
                 print(f"wrote {path}", file=sys.stderr)
-        tuning_runs = [r for r in load_records(results) if r.get("tune")]  # a sweep's filter leaves them out
+        tuning_runs = [r for r in report_records(results, reg) if r.get("tune")]  # a sweep's filter leaves them out
         for dataset in sorted({r["dataset"] for r in records}):
             tuning = [r for r in tuning_runs if r["dataset"] == dataset]
             table = [r for r in records if not r.get("tune") and r["dataset"] == dataset]

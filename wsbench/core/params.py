@@ -22,7 +22,12 @@ class Param:
     `--param key=value` is parsed to that type; `choices`, the inclusive bounds `low` and
     `high`, the exclusive lower bound `above` and `widths=True` (comma-separated positive
     integers, "" for none) say which values are allowed. A declaration whose default breaks
-    its own rules is refused when the plugin file is loaded."""
+    its own rules is refused when the plugin file is loaded.
+
+    `legacy`, for a parameter added to a plugin that already has records: a value at which
+    the plugin computes what it computed before the parameter existed. A run at that value
+    leaves the parameter out of its identity, so its records keep their names and are not
+    rerun; another value (and any later default) is a new configuration. Never change it."""
 
     default: Any
     help: str = ""
@@ -31,13 +36,19 @@ class Param:
     high: float | None = None
     above: float | None = None
     widths: bool = False
+    legacy: Any = None
 
     def __post_init__(self):
         if type(self.default) not in SCALARS:
             raise TypeError(f"Param default {self.default!r}: must be a bool, int, float or str "
                             f"(write a list as a comma-separated string)")
-        if (problem := self.problem(self.default)) is not None:
-            raise TypeError(f"Param default {self.default!r} {problem}")
+        for what, value in (("default", self.default), ("legacy value", self.legacy)):
+            if value is None:
+                continue
+            if type(value) is not self.type:
+                raise TypeError(f"Param {what} {value!r}: must be of type {self.type.__name__}, like the default")
+            if (problem := self.problem(value)) is not None:
+                raise TypeError(f"Param {what} {value!r} {problem}")
 
     @property
     def type(self) -> type:
@@ -131,6 +142,17 @@ def resolve(plugin: type, overrides: dict[str, str], profile: str | None = None,
                     raise UserError(f"{owner}: profile {name!r} sets {key!r}, which is not declared")
                 values[key] = checked(key, declared[key], value, f"{owner}, profile {name!r}")
     return {**values, **parse_overrides(declared, overrides, owner)}
+
+
+def identity_params(declared: dict[str, Param], values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that name a run: its resolved values less those at their legacy value."""
+    return {key: value for key, value in values.items()
+            if key not in declared or declared[key].legacy is None or value != declared[key].legacy}
+
+
+def with_legacy(declared: dict[str, Param], params: dict[str, Any]) -> dict[str, Any]:
+    """A record's parameters with the legacy values it leaves out (it ran at them) filled in."""
+    return {**{key: spec.legacy for key, spec in declared.items() if spec.legacy is not None}, **params}
 
 
 def parse_overrides(declared: dict[str, Param], overrides: dict[str, str], owner: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 A spec is everything that determines a run's numbers (method and data set with their
 resolved parameters, plugin versions, protocol, seed, tuning or not); its identity's
-hash names the run and its record. `plan_cells` turns requested cells (a method on a data set
+hash names the run and its record. Parameters at their legacy value (core.params) are
+left out of the identity. `plan_cells` turns requested cells (a method on a data set
 over seeds, with parameter overrides) into specs for `wsbench run` and for sweep files
 alike, and refuses a run planned twice.
 """
@@ -42,10 +43,12 @@ class RunSpec:
     data_params: dict
     versions: dict = field(default_factory=dict)  # {"method": N, "dataset": N}
     tune: bool = False  # score validation only: no test accuracy, in no table
+    at_legacy: tuple = ()  # method parameters at their legacy value: not part of the identity
 
     @property
     def identity(self) -> dict:
-        return run_identity(self.method, self.params, self.dataset, self.data_params, self.seed,
+        params = {k: v for k, v in self.params.items() if k not in self.at_legacy}
+        return run_identity(self.method, params, self.dataset, self.data_params, self.seed,
                             self.versions, self.tune)
 
     @property
@@ -58,7 +61,7 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, doc: dict) -> RunSpec:
-        return cls(**doc)
+        return cls(**{**doc, "at_legacy": tuple(doc.get("at_legacy", ()))})
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,9 @@ def plan_cells(reg: Registry, cells: list[Cell], tune: bool = False) -> list[Run
         mparams = P.resolve(reg.method(cell.method), cell.overrides, cell.profile, cell.dataset,
                             reg.dataset(cell.dataset).modality)
         versions = {"method": reg.method(cell.method).version, "dataset": reg.dataset(cell.dataset).version}
+        at_legacy = tuple(sorted(set(mparams) - set(P.identity_params(reg.method(cell.method).params, mparams))))
         for seed in cell.seeds:
-            spec = RunSpec(cell.method, cell.dataset, seed, cell.profile, mparams, dparams, versions, tune)
+            spec = RunSpec(cell.method, cell.dataset, seed, cell.profile, mparams, dparams, versions, tune, at_legacy)
             if spec.run_id in specs:
                 raise UserError(f"{cell.where} plans {cell.method} on {cell.dataset} seed {seed} with the "
                                 f"same parameters as {specs[spec.run_id][1].where}; plan each run once")

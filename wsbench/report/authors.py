@@ -26,19 +26,21 @@ def _rates(doc: dict) -> str:
     return f"{rates['authors']:.1f} vs {rates['wsbench']:.1f} samples/s"
 
 
-def covers(doc: dict | None, method_version: int | None) -> bool:
-    """Whether rows of this method version run the network the cross-check reproduced."""
-    return doc is not None and doc["equal"] and doc.get("adapter_version") == method_version
+def covers(doc: dict | None, method_version: int | None, params: dict) -> bool:
+    """Whether rows of this method version and these parameters run the network the
+    cross-check reproduced (`adapter_params`: the parameter values that choose it)."""
+    return (doc is not None and doc["equal"] and doc.get("adapter_version") == method_version
+            and all(params.get(k) == v for k, v in (doc.get("adapter_params") or {}).items()))
 
 
-def cell(doc: dict | None, method_version: int | None) -> str:
-    """The `authors' code` cell of a row of this method at this version."""
+def cell(doc: dict | None, method_version: int | None, params: dict) -> str:
+    """The `authors' code` cell of a row of this method at this version with these parameters."""
     if doc is None:
         return ""
     if not doc["equal"]:
         return (f"differs: logits {doc['max_logit_relative_error']:.1e}, "
                 f"losses {doc['max_loss_difference']:.1e}")
-    if covers(doc, method_version):
+    if covers(doc, method_version, params):
         return f"authors' model ✓ ({_rates(doc)})"
     return f"not this row's network; the authors' model is reproduced apart ({_rates(doc)})"
 
@@ -55,7 +57,8 @@ def section(docs: dict[str, dict]) -> str:
              "samples per second in float32 on one thread, both measured in the same run.", ""]
     for method, doc in sorted(docs.items()):
         source = doc["authors"]
-        used = (f"the rows of version {doc['adapter_version']} use it" if doc.get("adapter_version") is not None
+        chosen = "".join(f" with {k}={v}" for k, v in sorted((doc.get("adapter_params") or {}).items()))
+        used = (f"the rows of version {doc['adapter_version']}{chosen} use it" if doc.get("adapter_version") is not None
                 else "the adapter's rows do not use it yet")
         files = doc["configuration"].get("file") or doc["configuration"].get("files") or "see the result file"
         files = ", ".join(files) if isinstance(files, list) else files

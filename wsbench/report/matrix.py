@@ -134,7 +134,7 @@ def build(agg: pd.DataFrame, variant_of: dict[tuple[str, str], str],
         ref = match(row.method, row.dataset, row.head, params)
         version = json.loads(row.key).get("versions", {}).get("method")
         key = Row(bool(row.kind), row.method, bool(getattr(row, "yours", False)), variant_of[row.key, row.profile],
-                  row.head, authors.covers((crosschecks or {}).get(row.method), version))
+                  row.head, authors.covers((crosschecks or {}).get(row.method), version, params))
         cells[key, row.dataset] = Cell(row.test_mean, row.test_se, int(row.n),
                                        f"{ref['value']:.2f}" if ref else "")
     datasets = sorted({d for _, d in cells}, key=column_order)

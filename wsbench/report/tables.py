@@ -208,7 +208,8 @@ def display_frame(agg: pd.DataFrame, tune: bool = False, crosschecks: dict[str, 
     if not tune:
         add_references(out, agg)
         out["authors' code"] = [authors.cell((crosschecks or {}).get(row.method),
-                                             json.loads(row.key).get("versions", {}).get("method"))
+                                             json.loads(row.key).get("versions", {}).get("method"),
+                                             json.loads(row.key).get("params") or {})
                                 for row in agg.itertuples()]
     out["commits"] = agg.commits.fillna("")
     empty = [c for c in ("test PSNR dB", "test UDF L1", "test Chamfer") if out[c].isna().all()]

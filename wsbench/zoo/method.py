@@ -129,7 +129,7 @@ class ZooMethod(Method):
               y_train: torch.Tensor, p: dict[str, Any], ctx: RunContext) -> HeadResult:
         """Weights standardised by the training zoo's statistics (augmentations act on the
         raw weights first), trained by the shared classifier loop."""
-        normalise = self.normaliser(stats, ctx.device)
+        normalise = self.normaliser(stats, ctx.device, p)
         return train_classifier(
             model, lambda idx, gen: normalise(self.augment(layout, raw["train"][idx], p["augment"], gen)),
             y_train, normalise(raw["val"]), normalise(raw["test"]), ctx, epochs=p["epochs"],
@@ -140,8 +140,10 @@ class ZooMethod(Method):
         """AdamW with a cosine schedule; an adapter whose authors train otherwise says so here."""
         return Optimisation(p["lr"], p["weight_decay"])
 
-    def normaliser(self, stats: torch.Tensor, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-        """Raw weights (B, P) -> the classifier's input, from the training zoo's statistics (2, P)."""
+    def normaliser(self, stats: torch.Tensor, device: torch.device,
+                   params: dict[str, Any]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Raw weights (B, P) -> the classifier's input, from the training zoo's statistics (2, P);
+        an adapter whose authors feed raw weights (or normalise otherwise) says so here."""
         mean = stats[0].to(device) if self.centre else torch.zeros_like(stats[0], device=device)
         std = stats[1].to(device)
         return lambda w: (w.to(device) - mean) / std
