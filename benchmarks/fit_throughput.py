@@ -2,10 +2,10 @@
 
 "One at a time" is how published fitting scripts do it: a SIREN nn.Module and a
 torch.optim.Adam per image, a Python loop of steps. "Batched" is wsbench's zoo
-fitter (wsbench.inr.fit.fit_in_chunks). Both run the same 2-32-32-1 SIREN for
-the same number of full-image Adam steps. Prints INR-steps per second for both
-and the batched rate as a fraction of this machine's measured fp32
-matrix-multiply rate. Usage:
+fitter (wsbench.inr.fit.fit_in_chunks), plain and with its loss compiled
+(`inr_compile=true`). All run the same 2-32-32-1 SIREN for the same number of
+full-image Adam steps. Prints INR-steps per second and the batched rates as a
+fraction of this machine's fp32 matrix-multiply rate, measured in the same run. Usage:
     python benchmarks/fit_throughput.py [--inrs 1024] [--steps 50] [--device cpu]
     python benchmarks/fit_throughput.py --device cuda --mnist-total 70000 --mnist-steps 1000
 """
@@ -56,13 +56,13 @@ def one_at_a_time(images: torch.Tensor, steps: int, device: torch.device) -> flo
     return len(images) * steps / (time.perf_counter() - start)
 
 
-def batched(images: torch.Tensor, steps: int, device: torch.device) -> float:
+def batched(images: torch.Tensor, steps: int, device: torch.device, compiled: bool = False) -> float:
     field = Field(pixel_grid(28, 28), images, "mse").to(device)
     init = LAYOUT.init(len(images), torch.Generator().manual_seed(0)).to(device)
-    fit_in_chunks(LAYOUT, field, init, 2, 5e-4)  # warm-up
+    fit_in_chunks(LAYOUT, field, init, 2, 5e-4, compiled=compiled)  # warm-up (and compilation)
     sync(device)
     start = time.perf_counter()
-    fit_in_chunks(LAYOUT, field, init, steps, 5e-4)
+    fit_in_chunks(LAYOUT, field, init, steps, 5e-4, compiled=compiled)
     sync(device)
     return len(images) * steps / (time.perf_counter() - start)
 
@@ -99,14 +99,16 @@ def main() -> None:
     flops_per_step = 3 * 2 * PIXELS * sum(o * i for o, i in LAYOUT.layer_shapes)
     one = one_at_a_time(images[:args.alone], args.steps, device)
     many = batched(images, args.steps, device)
+    fused = batched(images, args.steps, device, compiled=True)
     peak = gemm_flops(device)
     print(f"device: {device}, threads: {torch.get_num_threads()}, SIREN {LAYOUT.widths} on 28x28, "
           f"{args.steps} full-image Adam steps per INR")
-    print(f"one INR at a time ({args.alone:5d} INRs): {one:9.0f} INR-steps/s")
-    print(f"batched           ({args.inrs:5d} INRs): {many:9.0f} INR-steps/s  ({many / one:.1f}x)")
+    print(f"one INR at a time  ({args.alone:5d} INRs): {one:9.0f} INR-steps/s")
+    print(f"batched            ({args.inrs:5d} INRs): {many:9.0f} INR-steps/s  ({many / one:.1f}x)")
+    print(f"batched, compiled  ({args.inrs:5d} INRs): {fused:9.0f} INR-steps/s  ({fused / one:.1f}x)")
     print(f"fp32 GEMM rate: {peak / 1e9:.1f} GFLOP/s; batched fitting reaches "
-          f"{100 * many * flops_per_step / peak:.1f}% of it "
-          f"({many * flops_per_step / 1e9:.1f} GFLOP/s of matrix multiplies)")
+          f"{100 * many * flops_per_step / peak:.1f}% of it, compiled {100 * fused * flops_per_step / peak:.1f}% "
+          f"({many * flops_per_step / 1e9:.1f} and {fused * flops_per_step / 1e9:.1f} GFLOP/s of matrix multiplies)")
     if args.mnist_total:
         images = torch.rand(args.mnist_total, PIXELS, 1, generator=torch.Generator().manual_seed(1))
         field = Field(pixel_grid(28, 28), images, "mse").to(device)

@@ -26,3 +26,30 @@ def test_without_a_compiler_the_error_names_the_parameter(monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(UserError, match=r"C\+\+ compiler.*--param compile=false"):
         compile_module(small(), torch.device("cpu"))
+
+
+def test_compiled_fitting_fits_alike_into_a_zoo_of_its_own(monkeypatch):
+    """inr_compile: the same fit up to float rounding (Inductor's sine is not ATen's), under
+    another zoo id; zoos fitted before the setting existed keep theirs."""
+    import dataclasses
+
+    from wsbench.inr.fields import Field
+    from wsbench.inr.fit import fit_in_chunks
+    from wsbench.inr.siren import SirenLayout, pixel_grid
+    from wsbench.zoo.store import ZooSpec
+    layout = SirenLayout((2, 16, 1))
+    field = Field(pixel_grid(8, 8), torch.rand(12, 64, 1, generator=torch.Generator().manual_seed(0)), "mse")
+    init = layout.init(12, torch.Generator().manual_seed(1))
+    plain, plain_psnr = fit_in_chunks(layout, field, init, 30, 1e-3, psnr_stop=6.0, chunk=5)
+    fused, fused_psnr = fit_in_chunks(layout, field, init, 30, 1e-3, psnr_stop=6.0, chunk=5, compiled=True)
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-3)
+    torch.testing.assert_close(fused_psnr, plain_psnr, rtol=0, atol=1e-2)
+    assert (plain_psnr >= 6).any() and (plain_psnr < 6).any()  # the early stop took some INRs out, not all
+    spec = ZooSpec("digits", {"images": "x"}, "train")
+    assert spec.zoo_id == "a1433be9f0169d15"  # its id before inr_compile existed
+    assert dataclasses.replace(spec, inr_compile=True).zoo_id != spec.zoo_id
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(UserError, match=r"C\+\+ compiler.*inr_compile=false"):
+        from wsbench.train.compiled import require_compiler
+        require_compiler(torch.device("cpu"), "inr_compile=false (--zoo-param or --param)")

@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", default=None, help="train, val, test or all (fit and info: train; export: all)")
     p.add_argument("--zoo-param", action="append", default=[], metavar="KEY=VALUE",
                    help="the zoo methods' recipe parameters: inr_hidden inr_w0 inr_steps inr_lr inr_psnr_stop "
-                        "inr_offset inr_init inr_init_scheme inr_views inr_train_limit inr_queries inr_seed")
+                        "inr_offset inr_init inr_init_scheme inr_views inr_train_limit inr_queries inr_seed inr_compile")
     p.add_argument("--shard-size", type=int, default=1024, help="INRs per stored shard")
     p.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--shards", help="only these shards (for workers): 0-9 or 3,4")

@@ -58,8 +58,13 @@ class Field:
         return random_queries(self.num_queries, fraction, gen, self.values.device) if fraction < 1 else None
 
     def per_sample_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        err = pred - target
-        return (err.abs() if self.loss == "l1" else err.pow(2)).flatten(1).mean(1)
+        return per_sample_loss(self.loss, pred, target)
+
+
+def per_sample_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 ("l1") or squared ("mse") error per sample: (B, ...) -> (B,)."""
+    err = pred - target
+    return (err.abs() if kind == "l1" else err.pow(2)).flatten(1).mean(1)
 
 
 def random_queries(n_queries: int, fraction: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:

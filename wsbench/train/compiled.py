@@ -14,12 +14,16 @@ def compile_module(module: nn.Module, device: torch.device, param: str = "compil
     """Compile `module` in place (its parameters and state-dict keys stay as they are).
 
     Inductor fuses the elementwise chains between matrix products (batch norm, activations,
-    pooling), which on a CPU cost more memory traffic than the products cost arithmetic.
-    On a CPU it needs a C++ compiler; without one the run stops here, naming `param` (the
-    method parameter that turns compilation off), instead of failing at its first step."""
+    pooling), which on a CPU cost more memory traffic than the products cost arithmetic."""
+    require_compiler(device, f"--param {param}=false")
+    module.compile()
+    return module
+
+
+def require_compiler(device: torch.device, off: str) -> None:
+    """On a CPU torch.compile needs a C++ compiler; without one stop now, naming `off` (the
+    setting that turns compilation off), instead of failing at the first compiled step."""
     if device.type == "cpu" and not any(os.environ.get("CXX") and shutil.which(os.environ["CXX"]) or
                                         shutil.which(name) for name in ("g++", "c++", "clang++")):
         raise UserError(f"torch.compile on the CPU needs a C++ compiler (g++, c++ or clang++; or set CXX) and "
-                        f"none was found: install one, or run with --param {param}=false")
-    module.compile()
-    return module
+                        f"none was found: install one, or run with {off}")

@@ -28,6 +28,9 @@ RECIPE = {
                             "order each step (0: all of them)", low=0),
     "inr_seed": Param(0, "seed of the INR initialisations; the zoo is shared by all run seeds "
                          "(-1: the run seed, a zoo per seed)", low=-1),
+    "inr_compile": Param(False, "fit with the loss and its gradient compiled by torch.compile (about 2x on a "
+                                "CPU; needs a C++ compiler there; not bit-identical, so another zoo)",
+                         legacy=False),
 }
 
 # The INR set the published DWSNet/NFN/NG numbers were measured on (init, +0.5
@@ -57,7 +60,8 @@ def zoo_specs(data: DataSplits, recipe: dict[str, Any], run_seed: int | None) ->
     common = dict(widths=layout.widths, inr_w0=recipe["inr_w0"], inr_steps=recipe["inr_steps"],
                   inr_lr=recipe["inr_lr"], inr_psnr_stop=recipe["inr_psnr_stop"] or None,
                   inr_offset=recipe["inr_offset"], inr_init=recipe["inr_init"],
-                  inr_init_scheme=recipe["inr_init_scheme"], inr_queries=recipe["inr_queries"], inr_seed=seed)
+                  inr_init_scheme=recipe["inr_init_scheme"], inr_queries=recipe["inr_queries"], inr_seed=seed,
+                  inr_compile=recipe["inr_compile"])
     return {"train": ZooSpec(data.name, data.checksums, "train", inr_views=recipe["inr_views"],
                              inr_train_limit=recipe["inr_train_limit"], **common),
             "val": ZooSpec(data.name, data.checksums, "val", **common),

@@ -24,6 +24,7 @@ from wsbench.data.fields import field_of
 from wsbench.inr.fit import fit_in_chunks
 from wsbench.inr.siren import INIT_SCHEMES, SirenLayout
 from wsbench.core.timing import Clock
+from wsbench.train.compiled import require_compiler
 
 # 2: independent initialisations keyed by (seed, part, sample, view), so validation and
 #    test INR i no longer start from the weights of training INR i; shards record CPU seconds.
@@ -33,7 +34,7 @@ PARTS = ("train", "val", "test")
 INITS = ("independent", "shared")
 # Fields added after version 3, with the value that means "as before": they enter the id
 # only when set otherwise, so the zoos fitted before they existed keep their ids.
-ADDED_LATER = {"inr_queries": 0}
+ADDED_LATER = {"inr_queries": 0, "inr_compile": False}
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class ZooSpec:
     inr_train_limit: int = 0      # fit only the first N samples of the part (0: all)
     inr_seed: int = 0
     inr_queries: int = 0          # queries (pixels, UDF points) per fitting step (0: all)
+    inr_compile: bool = False     # loss and gradient compiled (inr.fit.compiled_loss): not bit-identical
     shard_size: int = 1024        # INRs per stored shard (storage only; part of the id as it names the files)
 
     @property
@@ -127,6 +129,8 @@ class Zoo:
         atomic_write_json(self.folder / "manifest.json", {"zoo_id": self.spec.zoo_id, "spec": asdict(self.spec),
                                                           "items": len(self.items), "shards": self.num_shards})
         todo = self.missing() if shards is None else [k for k in shards if not self.shard_ok(k)]
+        if todo and self.spec.inr_compile:
+            require_compiler(device, "inr_compile=false (--zoo-param or --param)")
         fitted = []
         for k in (progress(todo, desc="zoo shards", unit="shard") if progress else todo):
             if self.shard_ok(k):
@@ -139,7 +143,7 @@ class Zoo:
             weights, quality = fit_in_chunks(self.spec.layout, field, self.init_weights(items).to(device),
                                              self.spec.inr_steps, self.spec.inr_lr, self.spec.inr_psnr_stop,
                                              self.spec.inr_offset, query_order=self.query_order(field, device),
-                                             per_step=self.spec.inr_queries)
+                                             per_step=self.spec.inr_queries, compiled=self.spec.inr_compile)
             buffer = io.BytesIO()
             np.savez(buffer, weights=weights.cpu().numpy(), psnr=quality.cpu().numpy(),
                      sample=samples.numpy(), view=np.array([v for _, v in items]))
