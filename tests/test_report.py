@@ -177,6 +177,21 @@ def test_matrix_rows_are_methods_with_their_variants_under_them_and_baselines_ap
     assert "(n seeds)" in lines[-1] and "Bold" in lines[-1]
 
 
+def test_matrix_marks_the_configuration_that_runs_the_authors_model():
+    """Where one of a method's networks is the authors' (the cross-check's adapter_params), only
+    its rows carry the dagger, a sub-row as well as a method's row."""
+    from wsbench.report.matrix import build, render_text, variants
+    profile = {"network": "wsbench"}
+    recs = [rec(s, 0.8, method="nfn", params=dict(profile)) for s in range(2)]
+    recs += [rec(s, 0.7, method="nfn", params={"network": "authors"}) for s in range(2)]
+    doc = {"equal": True, "adapter_version": 1, "adapter_params": {"network": "authors"}}
+    labels = [line.split("|")[1].strip() for line in render_text(
+        build(aggregate(recs), variants(recs, lambda *_: profile), {"nfn": doc}), "markdown").splitlines()[2:]
+        if line.startswith("|")]
+    assert labels == ["nfn, head w", "&emsp;↳ head z", "&emsp;↳ network=authors, head w †",
+                      "&emsp;↳ network=authors, head z †"]
+
+
 def test_matrix_shows_the_published_figure_and_names_another_profile():
     from wsbench.report.matrix import build, render_text, variants
     zoo = {"inr_init_scheme": "dwsnet", "inr_offset": 0.5}

@@ -108,9 +108,10 @@ class Matrix:
         parts = [row.variant] if row.variant else []
         if len({r.head for r in block}) > 1:
             parts.append(f"head {row.head}")
+        mark = " †" if row.checked else ""
         if row is not block[0]:
-            return ", ".join(parts), True
-        name = row.method + (" †" if row.checked else "") + (YOURS if row.yours else "")
+            return ", ".join(parts) + mark, True
+        name = row.method + mark + (YOURS if row.yours else "")
         return ", ".join([name, *parts]), False
 
 
