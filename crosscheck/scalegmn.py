@@ -1,12 +1,14 @@
 """ScaleGMN-B (Kalogeropoulos et al., NeurIPS 2024) on INRs: the authors' ScaleGMN built from
 their configs/fmnist_cls/scalegmn_bidir.yml (dropout 0.2 -> 0, the layout of wsbench's INRs,
-10 classes) against wsbench.models.scalegmn_b.ScaleGMNB with the authors' parameters.
+10 classes) against wsbench's scalegmn plugin (network=authors) with the authors' parameters.
 
 The authors' side takes each INR the way their pipeline does: their phase canonicalisation
 (src/phase_canonicalization/shift_params.py, which their `switch_to_canon` datasets were
 written with) on the INR's state dict, then their Fashion-MNIST INR dataset (state dict ->
-graph, no normalisation) and torch-geometric's loader. wsbench's side applies
-wsbench.models.canonical.fold_phases and the model. Import shims that leave what their code
+graph, no normalisation) and torch-geometric's loader. wsbench's side is the scalegmn plugin
+at its paper profile (network=authors, dropout off): its normaliser, its network
+(wsbench.models.canonical.fold_phases, then ScaleGMN-B) and its optimisation; the check
+exits where that profile departs from their configuration. Import shims that leave what their code
 computes unchanged: their data package's __init__ imports every dataset (MNIST's needs
 torchvision), so src.data is entered without it; `nfn.common` (imported by their base dataset
 and loss module), `rff.layers` and `torchvision.utils` (imported by the module that defines
@@ -25,12 +27,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from crosscheck.common import (Side, arguments, checkout, compare, report, samples_per_second, stand_in,
-                               without_verbose, wsbench_inrs)
+from crosscheck.common import (Side, arguments, checkout, compare, profile_mismatches, registry, report,
+                               samples_per_second, stand_in, without_verbose, wsbench_inrs)
+from wsbench.core.params import resolve
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.canonical import fold_phases
-from wsbench.models.scalegmn_b import ScaleGMNB
-from wsbench.train.optim import Optimisation
 
 CONFIG = "configs/fmnist_cls/scalegmn_bidir.yml"
 SEED = 0
@@ -159,7 +160,30 @@ def unused(name: str) -> bool:
             or name.startswith("gnn.readout.phi."))
 
 
-def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype) -> tuple[Side, Side]:
+class Wsbench:
+    """wsbench's scalegmn plugin at its paper profile with dropout off, which must otherwise be
+    their configuration (`published_dropout`: the dropout their file sets)."""
+
+    def __init__(self, conf: dict, published_dropout: float):
+        self.cls = registry().method("scalegmn")
+        self.params = resolve(self.cls, {"dropout": "0"}, "paper")
+        args, opt = conf["scalegmn_args"], conf["optimization"]
+        theirs = {"network": "authors", "hidden": args["d_hid"], "layers": args["num_layers"],
+                  "dropout": args["gnn_args"]["dropout"], "lr": float(opt["optimizer_args"]["lr"]),
+                  "weight_decay": float(opt["optimizer_args"]["weight_decay"]),
+                  "warmup_steps": opt["scheduler_args"]["warmup_steps"],
+                  "clip_norm": float(opt["clip_grad_max_norm"]) if opt["clip_grad"] else 0.0,
+                  "batch_size": conf["batch_size"], "epochs": conf["train_args"]["num_epochs"]}
+        mismatches = profile_mismatches(self.params, theirs)
+        if self.cls.profiles["paper"]["dropout"] != published_dropout:
+            mismatches.append(f"dropout: {self.cls.profiles['paper']['dropout']!r} != {published_dropout!r}")
+        if (opt["optimizer_name"], opt["scheduler_args"]["scheduler"]) != ("AdamW", "WarmupLRScheduler"):
+            mismatches.append(f"optimiser {opt['optimizer_name']} with {opt['scheduler_args']['scheduler']}")
+        if mismatches:
+            sys.exit(f"scalegmn's paper profile is not the authors' configuration: {'; '.join(mismatches)}")
+
+
+def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype, wsbench: Wsbench) -> tuple[Side, Side]:
     from src.scalegmn.models import ScaleGMN
     from src.utils.loss import select_criterion
     from src.utils.optim import setup_optimization
@@ -167,8 +191,8 @@ def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype) -> tuple[Side, Si
     args, opt = conf["scalegmn_args"], conf["optimization"]
     torch.manual_seed(SEED)
     theirs = ScaleGMN(args).to(dtype).train()
-    ours = ScaleGMNB(layout, args["readout_args"]["d_out"], hidden=args["d_hid"], layers=args["num_layers"],
-                     dropout=args["gnn_args"]["dropout"]).to(dtype).train()
+    model = wsbench.cls().build(layout, args["readout_args"]["d_out"], wsbench.params).to(dtype).train()
+    ours = model.net  # ScaleGMN-B behind the phase fold
     state = theirs.state_dict()
     names = parameter_names(args["num_layers"])
     left = sorted(set(state) - set(names.values()))
@@ -195,14 +219,11 @@ def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype) -> tuple[Side, Si
             scheduler.step()
         return loss.item()
 
-    optimiser = Optimisation(float(opt["optimizer_args"]["lr"]), float(opt["optimizer_args"]["weight_decay"]),
-                             optimiser=opt["optimizer_name"].lower(), schedule="warmup",
-                             warmup_steps=opt["scheduler_args"]["warmup_steps"], warmup_start=1,
-                             clip_norm=opt["clip_grad_max_norm"] if opt["clip_grad"] else 0.0
-                             ).build(ours, conf["train_args"]["num_epochs"])
+    optimiser = wsbench.cls().optimisation(wsbench.params).build(model, wsbench.params["epochs"])
 
     def wsbench_logits(flat):
-        return ours(fold_phases(layout, flat))
+        stats = torch.stack([flat.abs().mean(0), flat.std(0)])  # unused by network=authors: raw weights
+        return model(wsbench.cls().normaliser(stats, torch.device("cpu"), wsbench.params)(flat))
 
     def wsbench_step(flat, y):
         return optimiser.step(wsbench_logits(flat), y).item()
@@ -215,8 +236,10 @@ def main() -> None:
     source = checkout(args.authors)
     layout, weights, labels = wsbench_inrs(2 * args.batch)
     conf = load_authors(args.authors, layout, 10)
+    published = yaml.safe_load((args.authors / CONFIG).read_text())["scalegmn_args"]["gnn_args"]["dropout"]
+    wsbench = Wsbench(conf, published)
     torch.set_default_dtype(torch.float64)  # their dataset allocates its graphs in the default dtype
-    authors, ours = sides(conf, layout, torch.float64)
+    authors, ours = sides(conf, layout, torch.float64, wsbench)
     wide = wide_biases(layout)
     folded = fold_phases(layout, wide)
     fold = {"max_difference_on_wide_biases": (folded - authors_fold(layout, wide)).abs().max().item(),
@@ -225,14 +248,15 @@ def main() -> None:
     assert fold["max_difference_on_wide_biases"] == 0, f"wsbench's phase fold is not the authors': {fold}"
     result = {**compare(authors, ours, weights, labels, args.batch), "phase_fold": fold}
     torch.set_default_dtype(torch.float32)
-    authors32, ours32 = sides(conf, layout, torch.float32)
+    authors32, ours32 = sides(conf, layout, torch.float32, wsbench)
     rates = {"authors": samples_per_second(authors32.train_step, weights, labels, args.batch),
              "wsbench": samples_per_second(ours32.train_step, weights, labels, args.batch)}
     configuration = {"file": CONFIG, "layer_layout": list(layout.widths),
                      "scalegmn_args": conf["scalegmn_args"], "optimization": conf["optimization"],
                      "num_epochs": conf["train_args"]["num_epochs"], "batch_size": conf["batch_size"],
-                     "dropout_in_config": 0.2}
-    report("scalegmn", args, source, configuration, result, rates)
+                     "dropout_in_config": published}
+    report("scalegmn", args, source, configuration, result, rates, adapter_version=wsbench.cls.version,
+           adapter_params={"network": "authors"})
 
 
 if __name__ == "__main__":

@@ -98,13 +98,15 @@ def test_normalisation_commutes_with_neuron_permutations(registry, tmp_path):
     assert not np.allclose(std.numpy(), std.numpy()[0])  # the layers do differ
 
 
-def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(registry, tmp_path):
-    """Zoo statistics, the method's normalisation and its network: flipping the signs (and
-    permuting) the hidden neurons of the raw INRs leaves ScaleGMN's logits as they were; a
-    centring normalisation would not keep them (the negative control)."""
+@pytest.mark.parametrize("network", ["wsbench", "authors"])
+def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(network, registry, tmp_path):
+    """Zoo statistics, the method's normalisation and its network (wsbench's, or the authors'
+    behind their phase fold): flipping the signs (and permuting) the hidden neurons of the raw
+    INRs leaves ScaleGMN's logits as they were; a centring normalisation would not keep them
+    (the negative control)."""
     from wsbench.models.symmetry import flip_signs
     data = registry.dataset("synthetic")().load(tmp_path, resolve(registry.dataset("synthetic"), {}))
-    params = resolve(registry.method("scalegmn"), {}, profile="smoke")
+    params = resolve(registry.method("scalegmn"), {"network": network}, profile="smoke")
     spec = zoo_specs(data, params, 0)["val"]
     zoo = Zoo(spec, tmp_path, data.val, "image")
     zoo.fit()

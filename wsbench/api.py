@@ -27,7 +27,9 @@ from wsbench.models.modulated import ModulatedSiren
 from wsbench.models.mwt import MWTNetwork
 from wsbench.models.nfn import NFN
 from wsbench.models.nfn_classifier import NFNClassifier
+from wsbench.models.canonical import PhaseFolded
 from wsbench.models.scalegmn import ScaleGMN
+from wsbench.models.scalegmn_b import ScaleGMNB
 from wsbench.train.compiled import compile_module
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
@@ -46,7 +48,7 @@ __all__ = [
     "split_fields", "step_batch",
     # networks
     "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
-    "NeuralGraph", "ScaleGMN", "generate", "mlp",
+    "NeuralGraph", "PhaseFolded", "ScaleGMN", "ScaleGMNB", "generate", "mlp",
     # training
     "CHECKPOINT_STEPS", "Loop", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
     "train_classifier", "train_feature_head",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from wsbench.inr.siren import SirenLayout
 
@@ -48,3 +49,14 @@ def fold_phases(layout: SirenLayout, flat: torch.Tensor) -> torch.Tensor:
         sign = torch.where(b < 0, -1.0, 1.0).to(b)
         parts += [(flip[:, :, None] * w).flatten(1), sign * flip * r]
     return torch.cat(parts, dim=1)
+
+
+class PhaseFolded(nn.Module):
+    """A network that reads every INR as the authors' pipeline hands it over: phase-folded."""
+
+    def __init__(self, layout: SirenLayout, net: nn.Module):
+        super().__init__()
+        self.layout, self.net = layout, net
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        return self.net(fold_phases(self.layout, flat))
