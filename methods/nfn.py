@@ -55,15 +55,7 @@ class NFNMethod(ZooMethod):
                    fourier=params["fourier"], head_hidden=parse_widths(params["head_hidden"]),
                    batch_norm=params["batch_norm"])
 
-    def normaliser(self, stats, device, params):
-        """The authors' classifier reads raw weights; wsbench's network standardised ones."""
-        if params["network"] == "authors":
-            return lambda w: w.to(device)
-        return super().normaliser(stats, device, params)
-
-    def optimisation(self, p):
-        """The authors': Adam, the rate rising linearly from 0 over the warm-up, then constant."""
-        if p["network"] == "authors":
-            return Optimisation(p["lr"], p["weight_decay"], optimiser="adam", schedule="warmup",
-                                warmup_steps=p["warmup_steps"], warmup_start=0)
-        return super().optimisation(p)
+    def authors_optimisation(self, p):
+        """Adam, the rate rising linearly from 0 over the warm-up, then constant."""
+        return Optimisation(p["lr"], p["weight_decay"], optimiser="adam", schedule="warmup",
+                            warmup_steps=p["warmup_steps"], warmup_start=0)

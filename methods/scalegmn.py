@@ -48,15 +48,7 @@ class ScaleGMNMethod(ZooMethod):
         return ScaleGMN(layout, num_classes, hidden=params["hidden"], layers=params["layers"],
                         head_hidden=parse_widths(params["head_hidden"]))
 
-    def normaliser(self, stats, device, params):
-        """The authors' network reads raw weights (phase-folded inside it); wsbench's scaled ones."""
-        if params["network"] == "authors":
-            return lambda w: w.to(device)
-        return super().normaliser(stats, device, params)
-
-    def optimisation(self, p):
-        """The authors': AdamW, the rate rising linearly over the warm-up then constant, clipping."""
-        if p["network"] == "authors":
-            return Optimisation(p["lr"], p["weight_decay"], optimiser="adamw", schedule="warmup",
-                                warmup_steps=p["warmup_steps"], warmup_start=1, clip_norm=p["clip_norm"])
-        return super().optimisation(p)
+    def authors_optimisation(self, p):
+        """AdamW, the rate rising linearly over the warm-up then constant, gradient clipping."""
+        return Optimisation(p["lr"], p["weight_decay"], optimiser="adamw", schedule="warmup",
+                            warmup_steps=p["warmup_steps"], warmup_start=1, clip_norm=p["clip_norm"])

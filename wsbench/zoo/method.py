@@ -136,14 +136,24 @@ class ZooMethod(Method):
             optimisation=self.optimisation(p), batch_size=p["batch_size"], name="classifier",
             desc=f"{self.name} epochs")
 
+    # An adapter that also offers its authors' network declares a parameter `network` with the
+    # value "authors" for it: those runs read raw weights and train by `authors_optimisation`.
     def optimisation(self, p: dict[str, Any]) -> Optimisation:
-        """AdamW with a cosine schedule; an adapter whose authors train otherwise says so here."""
+        """AdamW with a cosine schedule, or the authors' recipe with `network=authors`."""
+        if p.get("network") == "authors":
+            return self.authors_optimisation(p)
         return Optimisation(p["lr"], p["weight_decay"])
+
+    def authors_optimisation(self, p: dict[str, Any]) -> Optimisation:
+        """How the authors train their network (an adapter with `network=authors` says so here)."""
+        raise NotImplementedError(f"{self.name}: network=authors needs authors_optimisation")
 
     def normaliser(self, stats: torch.Tensor, device: torch.device,
                    params: dict[str, Any]) -> Callable[[torch.Tensor], torch.Tensor]:
         """Raw weights (B, P) -> the classifier's input, from the training zoo's statistics (2, P);
-        an adapter whose authors feed raw weights (or normalise otherwise) says so here."""
+        with `network=authors`, the raw weights as the authors' networks read them."""
+        if params.get("network") == "authors":
+            return lambda w: w.to(device)
         mean = stats[0].to(device) if self.centre else torch.zeros_like(stats[0], device=device)
         std = stats[1].to(device)
         return lambda w: (w.to(device) - mean) / std
