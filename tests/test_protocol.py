@@ -172,9 +172,12 @@ def test_report_shows_the_commits_of_each_row_and_flags_a_mix(dirs, cli):
 
 def test_each_run_has_its_own_process_peak_memory_and_cpu_time(dirs, cli):
     _, results = dirs
+    ballast = np.ones(800 << 17)  # the parent holds 800 MB: no run's peak may include it
     assert toy(cli, "--method", "oracle", "--seeds", "2", "--param", "hog_mb=800")[0] == 0
+    del ballast
     a, b = sorted(records(results), key=lambda r: r["seed"])
-    assert a["cost"]["peak_rss_mb"] > b["cost"]["peak_rss_mb"] + 400  # seed 1 does not inherit seed 0's peak
+    assert b["cost"]["peak_rss_mb"] < 700  # neither the parent's memory nor seed 0's peak
+    assert a["cost"]["peak_rss_mb"] > b["cost"]["peak_rss_mb"] + 700
     assert a["provenance"]["host"] == b["provenance"]["host"]
     assert a["attempt"] != b["attempt"]
     for rec in (a, b):

@@ -23,9 +23,17 @@ from wsbench.core.timing import Clock, shared_cost
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux); each run
-    has a process of its own (wsbench.core.worker), so this is the run's own peak."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MB; each run has a process of its
+    own (wsbench.core.worker), so this is the run's own peak. Linux's VmHWM belongs to the
+    process's own memory map, whereas ru_maxrss carries over the parent's resident memory
+    at fork through exec, so a large parent would inflate every run's figure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2 if sys.platform == "darwin" else 1024)
 
 
 ATTEMPTS_FILE = "attempts.json"
