@@ -175,7 +175,8 @@ def report(method: str, args: argparse.Namespace, source: dict, configuration: d
     `adapter_version`: the version of the method plugin whose rows use the checked network
     and recipe (None while the adapter still uses another); `adapter_params`: the parameter
     values that choose it, where the plugin has more than one network."""
-    ok = result["max_logit_relative_error"] <= LOGIT_RTOL and result["max_loss_difference"] <= LOSS_ATOL
+    ok = (result["max_logit_relative_error"] <= LOGIT_RTOL and result["max_loss_difference"] <= LOSS_ATOL
+          and all(part.get("equal", True) for part in result.values() if isinstance(part, dict)))
     record = {"method": method, "authors": source, "configuration": configuration, "dtype": "float64",
               "batch": args.batch, "steps": len(result["losses_wsbench"]),
               "tolerances": {"logit_relative": LOGIT_RTOL, "loss_absolute": LOSS_ATOL}, **result,
@@ -185,6 +186,8 @@ def report(method: str, args: argparse.Namespace, source: dict, configuration: d
     atomic_write_json(args.out, record)
     print(f"{method}: logits rel. error {result['max_logit_relative_error']:.2e}, "
           f"{record['steps']}-step losses within {result['max_loss_difference']:.2e}; "
+          + "".join(f"{name} within {part['max_difference']:.2e}; " for name, part in result.items()
+                    if isinstance(part, dict) and "max_difference" in part) +
           f"samples/s authors {rates['authors']:.1f}, wsbench {rates['wsbench']:.1f} -> "
           f"{'equal' if ok else 'DIFFERENT'} (written to {args.out})")
     sys.exit(0 if ok else 1)

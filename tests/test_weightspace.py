@@ -92,6 +92,35 @@ def test_permute_hidden_draws_a_permutation_per_sample():
     torch.testing.assert_close(permuted.sort(1).values, flat.sort(1).values)
 
 
+
+@by_widths
+def test_kofinas_augmentation_is_the_inr_of_the_moved_signal_without_its_shift_and_dropout(layout):
+    """With order-1 translations, no dropout and no shift, the augmented INR computes
+    f(s R^T x + t) (R only for 2D inputs); the authors' shift and dropout then change it."""
+    import math
+    from wsbench.models.kofinas_augment import KofinasDraws, kofinas_augment
+    gen = torch.Generator().manual_seed(0)
+    flat = layout.init(6, gen).double()
+    draws = KofinasDraws.draw(layout, 6, gen)
+    assert draws.order.min() >= 1 and draws.order.max() <= len(layout.layer_shapes) - 1
+    assert 0.8 <= draws.scale.min() and draws.scale.max() <= 1.2 and draws.angle.abs().max() <= 45
+    exact = KofinasDraws(draws.translation, torch.ones(6, dtype=torch.long), draws.angle,
+                         [torch.ones_like(k) for k in draws.keep], draws.scale)
+    coords = (2 * torch.rand(200, layout.widths[0], generator=gen) - 1).double()
+    angle = draws.angle.double() * math.pi / 180
+    moved = []
+    for n in range(6):
+        x = coords.clone()
+        if layout.widths[0] == 2:
+            c, s = angle[n].cos(), angle[n].sin()
+            x = x @ torch.tensor([[c, -s], [s, c]], dtype=torch.float64)  # rows R^T x
+        moved.append(siren_forward(layout, flat[n:n + 1], draws.scale[n].double() * x + draws.translation[n].double()))
+    torch.testing.assert_close(siren_forward(layout, kofinas_augment(layout, flat, exact, noise=0.0, drop=0.0), coords),
+                               torch.cat(moved), atol=1e-10, rtol=0)
+    augmented = kofinas_augment(layout, flat, draws)
+    assert (augmented == 0).double().mean() > 0.002  # dropout zeroes about 1% of the entries
+    assert (siren_forward(layout, augmented, coords) - torch.cat(moved)).abs().max() > 1e-3
+
 @by_widths
 def test_sign_flips_preserve_the_inr_function_and_scalegmn_alone_ignores_them(layout):
     """sin is odd: negating a hidden neuron's incoming weights, bias and outgoing weights

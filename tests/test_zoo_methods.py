@@ -124,6 +124,27 @@ def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(network, registr
     assert (model(centring(flipped)) - model(centring(raw))).abs().max() > 1e-4
 
 
+
+def test_neural_graph_authors_network_reads_standardised_weights_and_trains_their_way(registry):
+    """network=authors builds the authors' PNA, feeds it the weights standardised per tensor
+    (their graph constructor's normalisation) and trains it with AMSGrad AdamW, warm-up and
+    clipping; the legacy value keeps wsbench's network on the same standardised input."""
+    from wsbench.api import NeuralGraph, NeuralGraphPNA
+    from wsbench.inr.siren import SirenLayout
+    cls = registry.method("neural-graph")
+    layout = SirenLayout((2, 8, 8, 1))
+    flat = layout.init(5, torch.Generator().manual_seed(0))
+    stats = torch.stack([flat.mean(0), flat.std(0)])
+    for network, model_type in (("authors", NeuralGraphPNA), ("wsbench", NeuralGraph)):
+        params = resolve(cls, {"network": network}, profile="smoke")
+        assert isinstance(cls().build(layout, 10, params), model_type)
+        torch.testing.assert_close(cls().normaliser(stats, torch.device("cpu"), params)(flat),
+                                   (flat - stats[0]) / stats[1])
+    spec = cls().optimisation(resolve(cls, {"network": "authors"}, profile="paper"))
+    assert (spec.optimiser, spec.amsgrad, spec.schedule, spec.warmup_steps, spec.clip_norm) == \
+        ("adamw", True, "warmup", 1000, 10.0)
+    assert resolve(cls, {}, profile="paper")["augment"] == "kofinas"
+
 ZOO_METHODS = ["dwsnet", "flat-mlp", "neural-graph", "nfn", "scalegmn"]
 
 

@@ -26,6 +26,7 @@ from wsbench.models.mlp import mlp
 from wsbench.models.modulated import ModulatedSiren
 from wsbench.models.mwt import MWTNetwork
 from wsbench.models.nfn import NFN
+from wsbench.models.neural_graph_pna import NeuralGraphPNA
 from wsbench.models.nfn_classifier import NFNClassifier
 from wsbench.models.canonical import PhaseFolded
 from wsbench.models.scalegmn import ScaleGMN
@@ -48,7 +49,7 @@ __all__ = [
     "split_fields", "step_batch",
     # networks
     "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
-    "NeuralGraph", "PhaseFolded", "ScaleGMN", "ScaleGMNB", "generate", "mlp",
+    "NeuralGraph", "NeuralGraphPNA", "PhaseFolded", "ScaleGMN", "ScaleGMNB", "generate", "mlp",
     # training
     "CHECKPOINT_STEPS", "Loop", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
     "train_classifier", "train_feature_head",

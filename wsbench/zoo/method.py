@@ -18,13 +18,14 @@ from wsbench.core.context import RunContext
 from wsbench.core.contracts import DataSplits, HeadResult, Method, MethodOutput, Param, Reconstruction
 from wsbench.core.timing import Clock
 from wsbench.inr.siren import SirenLayout
+from wsbench.models.kofinas_augment import KofinasDraws, kofinas_augment
 from wsbench.models.symmetry import affine_augment, permute_hidden
 from wsbench.train.heads import train_classifier
 from wsbench.train.optim import Optimisation
 from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, RECIPE, zoo_specs
 from wsbench.zoo.store import Zoo
 
-AUGMENTATIONS = ("none", "permute", "affine", "permute+affine")
+AUGMENTATIONS = ("none", "permute", "affine", "permute+affine", "kofinas")
 
 TRAIN_PARAMS = {
     "epochs": Param(50, "classifier training epochs", low=1),
@@ -33,7 +34,8 @@ TRAIN_PARAMS = {
     "weight_decay": Param(5e-4, "AdamW weight decay", low=0),
     "augment": Param("none", "weight-space augmentation of training INRs: hidden-neuron permutations, "
                              "and/or a random rotation, scaling and shift of the input coordinates "
-                             "(folded into the first layer)", choices=AUGMENTATIONS),
+                             "(folded into the first layer); kofinas: the neural graphs' authors' translation, rotation, "
+                             "shift, dropout and scaling of the weights", choices=AUGMENTATIONS),
 }
 
 
@@ -55,6 +57,9 @@ class ZooMethod(Method):
     # centring (False) only the scaling is applied, which keeps a sign flip a sign flip:
     # -w / std = -(w / std), whereas (-w - mean) / std is not -((w - mean) / std).
     centre: ClassVar[bool] = True
+    # With `network=authors`: whether the authors' network reads the weights standardised as
+    # above (the neural graphs' graph constructor does so itself) or raw (NFN, ScaleGMN).
+    authors_standardise: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         """Merge, never replace: a subclass's `model_params` and `params` add to the parameters
@@ -151,8 +156,8 @@ class ZooMethod(Method):
     def normaliser(self, stats: torch.Tensor, device: torch.device,
                    params: dict[str, Any]) -> Callable[[torch.Tensor], torch.Tensor]:
         """Raw weights (B, P) -> the classifier's input, from the training zoo's statistics (2, P);
-        with `network=authors`, the raw weights as the authors' networks read them."""
-        if params.get("network") == "authors":
+        with `network=authors`, raw unless `authors_standardise`."""
+        if params.get("network") == "authors" and not self.authors_standardise:
             return lambda w: w.to(device)
         mean = stats[0].to(device) if self.centre else torch.zeros_like(stats[0], device=device)
         std = stats[1].to(device)
@@ -161,6 +166,8 @@ class ZooMethod(Method):
     @staticmethod
     def augment(layout: SirenLayout, raw: torch.Tensor, kind: str, gen: torch.Generator) -> torch.Tensor:
         """The raw weights of a batch, augmented as `kind` says."""
+        if kind == "kofinas":
+            return kofinas_augment(layout, raw, KofinasDraws.draw(layout, len(raw), gen))
         if "affine" in kind:
             raw = affine_augment(layout, raw, gen)
         if "permute" in kind:
