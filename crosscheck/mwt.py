@@ -7,7 +7,10 @@ side is their own `forward` of train.py (the inner loop, the reconstruction loss
 SirenModel, MetaSGD and WT, built from their tconfig defaults (MWT) with the settings their
 datasets.py gives MNIST; their training step (two backward passes, the siren group's
 classification gradient times cls_loss_weight, per-group clipping, OneCycleLR) lives in the
-`__main__` block of train.py and is restated here. Mixed precision is off (float64).
+`__main__` block of train.py and is restated here. Mixed precision is off (float64). wsbench's
+side is the mwt plugin at its paper profile (network=authors): its model, pixel draws, forward
+pass and optimiser as runs build them; the check stops where that profile departs from their
+configuration.
 
 Both sides draw the same pixel subsets: before each forward the authors' global generator
 and wsbench's generator get the same seed, and both draw with torch.multinomial over
@@ -29,13 +32,16 @@ import warnings
 import torch
 from torch import nn
 
-from crosscheck.common import (STEPS, Side, arguments, checkout, compare, digits_train, report,
-                               samples_per_second, stand_in)
-from wsbench.models.mwt_transformer import EndToEndMWT, draw_pixels, pixel_targets
-from wsbench.train.onecycle import OneCycleOptimisation
+from crosscheck.common import (STEPS, Side, arguments, checkout, compare, digits_train, profile_mismatches,
+                               registry, report, samples_per_second, stand_in)
+from wsbench.core.params import resolve
+from wsbench.models.mwt_transformer import EndToEndMWT
 
 SIZE = 8  # digits are 8x8
 SUBSET_STEPS = 4  # training steps of the half-pixel run
+# Fixed in their train.py and WT, not in their configuration: the one-cycle rise, the
+# per-group clipping norm, the attention heads' width.
+PCT_START, CLIP_NORM, HEAD_DIM = 0.05, 1.0, 64
 
 
 def digits(n: int) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -92,12 +98,27 @@ def split_authors_flat(flat: torch.Tensor, shapes: list[torch.Size]) -> list[tor
     return out
 
 
+def plugin_params(conf: dict) -> dict:
+    """The mwt plugin's paper profile, after checking that it is their configuration (with
+    `conf`'s pixel fraction: the half-pixel check changes it)."""
+    assert conf["mlp_mult"] == 1 and conf["inner_steps_test"] == conf["inner_steps"], "not the published MWT"
+    width, depth = conf["siren_dim"][1], conf["siren_depth"]
+    theirs = {"network": "authors", "hidden": ",".join([str(width)] * (depth + 1)), "omega": conf["omega"],
+              "inner_steps": conf["inner_steps"], "batch_size": conf["batch_size"], "epochs": conf["epochs"],
+              "layers": conf["classifier_depth"], "heads": width // HEAD_DIM, "lam": float(conf["modulation_scale"]),
+              "w_cls": conf["cls_loss_weight"], "lr": conf["lr_siren_rgb"], "rates_lr": conf["lr_sgd_lrs"],
+              "cls_lr": conf["lr_classifier"], "weight_decay": conf["weight_decay"], "warmup_fraction": PCT_START,
+              "clip_norm": CLIP_NORM, "query_fraction": 1.0, "fit_query_fraction": 1.0, "evals": conf["epochs"]}
+    params = resolve(registry().method("mwt"), {}, "paper")
+    if mismatches := profile_mismatches(params, theirs):
+        sys.exit(f"mwt's paper profile is not the authors' configuration: {'; '.join(mismatches)}")
+    return {**params, "query_fraction": conf["subsample_points"], "fit_query_fraction": conf["subsample_points"]}
+
+
 def converted(parts: dict[str, nn.Module], conf: dict) -> EndToEndMWT:
-    """wsbench's model holding the authors' parameters."""
+    """The plugin's model at its paper profile, holding the authors' parameters."""
     siren, meta, cls = parts["siren"], parts["meta"], parts["classifier"]
-    model = EndToEndMWT(2, conf["color_channels"], conf["class_count"], width=conf["siren_dim"][1],
-                        depth=conf["siren_depth"], omega=conf["omega"], inner_steps=conf["inner_steps"],
-                        lam=conf["modulation_scale"], blocks=conf["classifier_depth"], mlp_mult=conf["mlp_mult"])
+    model = registry().method("mwt").authors_network(conf["color_channels"], conf["class_count"], plugin_params(conf))
     shapes = [p.shape for p in siren.sirens]
     state = {"siren.theta": to_wsbench_flat(list(siren.sirens)), "siren.head.weight": siren.out.weight,
              "siren.head.bias": siren.out.bias, "siren.out_scale": siren.out_scale,
@@ -170,16 +191,13 @@ def authors_side(train: types.ModuleType, conf: dict, parts: dict[str, nn.Module
 
 
 def wsbench_side(model: EndToEndMWT, conf: dict, total_steps: int) -> Side:
-    optimiser = OneCycleOptimisation(weight_decay=conf["weight_decay"], pct_start=0.05, clip_norm=1.0).build(
-        [(model.siren.parameters(), conf["lr_siren_rgb"]), ([model.rates], conf["lr_sgd_lrs"]),
-         (model.classifier.parameters(), conf["lr_classifier"])], total_steps)
+    """The plugin's training step (its optimiser, pixel draws and forward pass) on `model`."""
+    plugin, params = registry().method("mwt"), plugin_params(conf)
+    optimiser = plugin.authors_optimiser(model, params, total_steps)
     seeds = Seeds()
 
     def run(images: torch.Tensor, seed: int):
-        coords, values = pixel_targets(images)
-        draws = draw_pixels(len(images), values.shape[1], conf["sample_size"], conf["inner_steps"] + 1,
-                            torch.Generator().manual_seed(seed))
-        return model(coords, values, draws, conf["cls_loss_weight"])
+        return plugin.authors_forward(model, images, params, torch.Generator().manual_seed(seed))
 
     def logits(images: torch.Tensor) -> torch.Tensor:
         return run(images, 0)[1]
@@ -230,12 +248,13 @@ def main() -> None:
         "batch_size", "epochs", "stages")}
     configuration |= {
         "auto_cast": "off here (float64); the authors train under float16 autocast with a GradScaler",
-        "one_cycle_total_steps": total_steps, "one_cycle_pct_start": 0.05, "clip_norm_per_group": 1.0,
-        "attention_head_dim": 64, "layer_scale": 0.1,
+        "one_cycle_total_steps": total_steps, "one_cycle_pct_start": PCT_START, "clip_norm_per_group": CLIP_NORM,
+        "attention_head_dim": HEAD_DIM, "layer_scale": 0.1,
         "images": f"the first {len(images)} images of wsbench's digits train split (8x8)",
         "pixel_draws": "each forward seeds the authors' global generator and wsbench's generator alike; "
                        f"the same check with subsample_points 0.5 over {SUBSET_STEPS} steps in half_pixel_subsets"}
-    report("mwt", args, source, configuration, result, rates)
+    report("mwt", args, source, configuration, result, rates, adapter_version=registry().method("mwt").version,
+           adapter_params={"network": "authors"})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ classification loss; the latter reaches theta and the rates scaled by w_cls
 (w_cls = 0 is the "WT" ablation: the classifier still learns, the fitting does
 not hear from it). The method receives the signals, not a zoo: test samples are
 fitted with the same k steps, then classified.
+
+`network=authors` is the authors' model and recipe (wsbench.models.mwt_transformer, checked
+function for function against their code by crosscheck/mwt.py; images only). `network=wsbench`,
+the default and the parameter's legacy value, is wsbench's variant (wsbench.models.mwt).
 """
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsbench.api import (CHECKPOINT_STEPS, DataSplits, Field, HeadResult, Loop, Method, MethodOutput, MWTNetwork,
-                         Param, Reconstruction, RunContext, parse_widths, penultimate_features, siren_layout,
-                         split_fields, step_batch)
+from wsbench.api import (CHECKPOINT_STEPS, DataSplits, EndToEndMWT, Field, HeadResult, Loop, Method, MethodOutput,
+                         MWTNetwork, OneCycleOptimisation, Param, Reconstruction, RunContext, UserError, draw_pixels,
+                         parse_widths, penultimate_features, pixel_targets, siren_layout, split_fields, step_batch)
 
 
 class MWT(Method):
@@ -26,6 +30,8 @@ class MWT(Method):
     description = "meta-learned SIREN fitting + neuron-token Transformer, trained end to end (Gielisse 2025)"
     modalities = ("image", "pointcloud")
     params = {
+        "network": Param("wsbench", "authors: their SIREN, Transformer and one-cycle recipe (images); wsbench: "
+                                    "wsbench's variant", choices=("authors", "wsbench"), legacy="wsbench"),
         "hidden": Param("32,32,32", "hidden widths of the SIREN", widths=True),
         "inner_steps": Param(3, "k: SGD steps from theta per sample", low=1),
         "inner_lr": Param(0.01, "initial per-step, per-parameter learning rates (meta-learned)", above=0),
@@ -35,7 +41,7 @@ class MWT(Method):
                                     above=0, high=1),
         "first_order": Param(False, "drop second-order terms of the meta-gradient (less memory)"),
         "lam": Param(500.0, "lambda, the scale of phi - theta + beta", above=0),
-        "d_model": Param(64, "Transformer width", low=1),
+        "d_model": Param(64, "wsbench: Transformer width (the authors': the SIREN's)", low=1),
         "layers": Param(2, "Transformer layers", low=1),
         "heads": Param(4, "attention heads", low=1),
         "w_cls": Param(0.01, "weight of the classification gradient on theta and the rates (0: WT)", low=0),
@@ -48,6 +54,13 @@ class MWT(Method):
                           choices=("constant", "cosine")),
         "evals": Param(4, "evaluations on val and test, evenly spaced over training (model selection)", low=1),
         "fit_chunk": Param(1000, "samples per chunk when evaluating", low=1),
+        "omega": Param(10.0, "authors: frequency of the first sine layer (the others run at 1)", above=0,
+                       legacy=10.0),
+        "weight_decay": Param(1e-4, "authors: AdamW weight decay of every group", low=0, legacy=1e-4),
+        "clip_norm": Param(1.0, "authors: each group's gradient norm is clipped to this (0: no clipping)", low=0,
+                           legacy=1.0),
+        "warmup_fraction": Param(0.05, "authors: fraction of the steps over which the one-cycle rate rises", above=0,
+                                 high=1, legacy=0.05),
     }
     profiles = {
         # Chosen on validation (MNIST, seed 0, `--tune`): 96.38 with these, 93.74 with 2 epochs at
@@ -56,17 +69,21 @@ class MWT(Method):
         # digits has 1,197 training images: 3 epochs are 112 outer steps (val 13.7%); chosen on
         # validation (seed 0, `--tune`): 96.00 with 40 epochs, 99.67 with 120
         "quick@digits": {"epochs": 120},
-        # SanderGielisse/MWT@9cda7e7 tconfig.py (MWT) and datasets.py (MNIST): SIREN 2 -> 5 x 128, 6 inner
-        # steps on all pixels, Transformer width 128 x 10 blocks, 2 heads, batch 16, 10 epochs. Not expressible
-        # here: the authors' model (reproduced apart in wsbench.models.mwt_transformer, crosscheck/mwt.py):
-        # w0 10 then 1, an unfitted output map, rates U(0.1, 1), one-cycle AdamW with per-group clipping.
-        "paper": {"hidden": "128,128,128,128,128", "inner_steps": 6, "batch_size": 16, "epochs": 10, "d_model": 128,
-                  "layers": 10, "heads": 2, "query_fraction": 1.0, "fit_query_fraction": 1.0, "evals": 10},
+        # SanderGielisse/MWT@9cda7e7 tconfig.py (MWT) and datasets.py (MNIST): the authors' model, SIREN 2 -> 5 x 128
+        # (omega 10), 6 inner steps on all pixels, Transformer of the SIREN's width x 10 blocks, heads of 64 channels,
+        # lambda 500, classification weight 0.01, batch 16, 10 epochs, one-cycle AdamW (weight decay 1e-4, 5% rise)
+        # at 1e-4 (SIREN), 1e-2 (rates) and 1e-4 (classifier), each group clipped at norm 1; validated every epoch.
+        "paper": {"network": "authors", "hidden": "128,128,128,128,128", "omega": 10.0, "inner_steps": 6,
+                  "batch_size": 16, "epochs": 10, "layers": 10, "heads": 2, "lam": 500.0, "w_cls": 0.01, "lr": 1e-4,
+                  "rates_lr": 1e-2, "cls_lr": 1e-4, "weight_decay": 1e-4, "warmup_fraction": 0.05, "clip_norm": 1.0,
+                  "query_fraction": 1.0, "fit_query_fraction": 1.0, "evals": 10},
         "smoke": {"hidden": "8,8", "inner_steps": 2, "d_model": 16, "layers": 1, "heads": 2, "batch_size": 16,
                   "evals": 2},
     }
 
     def run(self, data: DataSplits, params: dict, ctx: RunContext) -> MethodOutput:
+        if params["network"] == "authors":
+            return self.run_authors(data, params, ctx)
         p, device = params, ctx.device
         fields = split_fields(data)
         f = fields["train"]
@@ -75,14 +92,11 @@ class MWT(Method):
         opt = torch.optim.AdamW([{"params": [net.theta], "lr": p["lr"], "weight_decay": 0.0},
                                  {"params": [net.rates], "lr": p["rates_lr"], "weight_decay": 0.0},
                                  {"params": net.classifier.parameters(), "lr": p["cls_lr"]}])
-        steps = p["epochs"] * max(1, len(f) // p["batch_size"])
+        steps = self.outer_steps(len(f), p)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if p["schedule"] == "cosine" else None
-        evaluations = {round(steps * (e + 1) / p["evals"]) for e in range(p["evals"])}
-        result = HeadResult([], [], num_params=sum(t.numel() for t in net.classifier.parameters()))
         y = data.train.y.to(device)
 
-        def step(i: int) -> dict[str, float]:
-            idx, gen = step_batch(len(f), p["batch_size"], ctx.seed, i)
+        def outer_step(idx: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
             net.train()
             rec, logits = net(f.take(idx).to(device), p["query_fraction"], gen, p["w_cls"],
                               create_graph=not p["first_order"])
@@ -92,21 +106,117 @@ class MWT(Method):
             opt.step()
             if sched is not None:
                 sched.step()
-            if i + 1 in evaluations:  # the last evaluation's features are the head's embeddings
-                for split, preds in (("val", result.val_pred), ("test", result.test_pred)):
-                    labels, features = self.predict(net, fields[split], p, ctx)
-                    preds.append(labels)
-                    if i + 1 == steps:
-                        result.embeddings[split] = features
             return {"rec": rec.mean().item(), "ce": ce.item()}
 
-        with ctx.stage("train"):
-            state = {"net": net, "opt": opt, "result": result, **({"sched": sched} if sched is not None else {})}
-            Loop(ctx, "mwt", steps, state, every=CHECKPOINT_STEPS,
-                 desc="mwt", unit="step").run(step)
+        result = self.train(ctx, p, len(f), {"net": net, "opt": opt, **({"sched": sched} if sched is not None else {})},
+                            outer_step, lambda split: self.predict(net, fields[split], p, ctx), net.classifier)
         num_params = {"theta+rates": net.theta.numel() + net.rates.numel(), "classifier": result.num_params}
         return MethodOutput(heads={"phi": result}, num_params=num_params,
                             reconstruction=Reconstruction(layout, self.fitted(net, fields["test"], p, ctx)))
+
+    def run_authors(self, data: DataSplits, p: dict, ctx: RunContext) -> MethodOutput:
+        """The authors' MWT (wsbench.models.mwt_transformer, checked against their code by
+        crosscheck/mwt.py) trained as their train.py trains it: images rescaled to [-1, 1],
+        pixels drawn per image, one-cycle AdamW over theta with the output map, the rates and
+        the classifier, each group's gradient clipped. Its SIREN is not wsbench's (a first
+        layer at omega, the others at 1, an output map outside phi), so the run keeps no
+        reconstruction to score."""
+        if data.modality != "image":
+            raise UserError(f"--param network=authors: the authors' MWT fits images, not {data.modality}s; "
+                            f"use network=wsbench")
+        device = ctx.device
+        images = {split: getattr(data, split).x for split in ("train", "val", "test")}
+        net = self.authors_network(images["train"].shape[-1], data.num_classes, p).to(device)
+        steps = self.outer_steps(len(images["train"]), p)
+        opt = self.authors_optimiser(net, p, steps)
+        y = data.train.y.to(device)
+
+        def outer_step(idx: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
+            net.train()
+            rec, logits = self.authors_forward(net, images["train"][idx].to(device), p, gen)
+            ce = nn.functional.cross_entropy(logits, y[idx.to(device)])
+            opt.step(rec.mean() + ce)
+            return {"rec": rec.mean().item(), "ce": ce.item()}
+
+        def predict(split: str) -> tuple[np.ndarray, np.ndarray]:
+            """Fit every sample with the k inner steps (the same draws at every call), classify it."""
+            net.eval()
+            gen = torch.Generator().manual_seed(ctx.seed + 1)
+            labels = []
+            with torch.no_grad(), penultimate_features(net.classifier) as features:
+                for chunk in images[split].split(p["fit_chunk"]):
+                    coords, values, draws = self.authors_pixels(chunk.to(device), p["fit_query_fraction"], p, gen)
+                    delta = net.fit(coords, values, draws, create_graph=False)
+                    labels.append(net.classifier(delta.detach()).argmax(1).cpu())
+            return torch.cat(labels).numpy(), torch.cat(features).numpy()
+
+        result = self.train(ctx, p, len(images["train"]), {"net": net, "opt": opt.opt, "sched": opt.scheduler},
+                            outer_step, predict, net.classifier)
+        num_params = {"theta+rates": sum(t.numel() for t in net.siren.parameters()) + net.rates.numel(),
+                      "classifier": result.num_params}
+        return MethodOutput(heads={"phi": result}, num_params=num_params)
+
+    @staticmethod
+    def outer_steps(n_train: int, p: dict) -> int:
+        return p["epochs"] * max(1, n_train // p["batch_size"])
+
+    def train(self, ctx: RunContext, p: dict, n_train: int, state: dict, outer_step, predict,
+              classifier: nn.Module) -> HeadResult:
+        """`outer_step(idx, generator)` over the run's outer steps (resumable), `predict(split)`
+        on val and test at `evals` evenly spaced steps; the last evaluation's features are the
+        head's embeddings."""
+        steps = self.outer_steps(n_train, p)
+        evaluations = {round(steps * (e + 1) / p["evals"]) for e in range(p["evals"])}
+        result = HeadResult([], [], num_params=sum(t.numel() for t in classifier.parameters()))
+
+        def step(i: int) -> dict[str, float]:
+            shown = outer_step(*step_batch(n_train, p["batch_size"], ctx.seed, i))
+            if i + 1 in evaluations:
+                for split, preds in (("val", result.val_pred), ("test", result.test_pred)):
+                    labels, features = predict(split)
+                    preds.append(labels)
+                    if i + 1 == steps:
+                        result.embeddings[split] = features
+            return shown
+
+        with ctx.stage("train"):
+            Loop(ctx, "mwt", steps, {**state, "result": result}, every=CHECKPOINT_STEPS, desc="mwt",
+                 unit="step").run(step)
+        return result
+
+    @staticmethod
+    def authors_network(channels: int, num_classes: int, p: dict) -> EndToEndMWT:
+        """The authors' model of 2D images with `channels` channels, at these parameters."""
+        widths = parse_widths(p["hidden"])
+        if len(widths) < 2 or len(set(widths)) > 1 or widths[0] % p["heads"]:
+            raise UserError(f"--param hidden={p['hidden']} heads={p['heads']}: the authors' SIREN has two or more "
+                            f"hidden layers of one width, which the attention heads divide")
+        return EndToEndMWT(2, channels, num_classes, width=widths[0], depth=len(widths) - 1, omega=p["omega"],
+                           inner_steps=p["inner_steps"], lam=p["lam"], blocks=p["layers"],
+                           head_dim=widths[0] // p["heads"])
+
+    @staticmethod
+    def authors_optimiser(net: EndToEndMWT, p: dict, steps: int):
+        """One AdamW under a one-cycle schedule over `steps`, with a peak rate per group (theta
+        and the output map, the rates, the classifier), each group clipped on its own."""
+        spec = OneCycleOptimisation(weight_decay=p["weight_decay"], pct_start=p["warmup_fraction"],
+                                    clip_norm=p["clip_norm"])
+        return spec.build([(net.siren.parameters(), p["lr"]), ([net.rates], p["rates_lr"]),
+                           (net.classifier.parameters(), p["cls_lr"])], steps)
+
+    @staticmethod
+    def authors_pixels(images: torch.Tensor, fraction: float, p: dict, gen: torch.Generator):
+        """Images (B, H, W, C) in [0, 1] -> the pixel grid, the targets in [-1, 1] and the k + 1
+        draws of `fraction` of each image's pixels (per image, without replacement)."""
+        coords, values = pixel_targets(images)
+        count = max(1, int(values.shape[1] * fraction))
+        draws = draw_pixels(len(images), values.shape[1], count, p["inner_steps"] + 1, gen)
+        return coords, values, [d.to(images.device) for d in draws]
+
+    @classmethod
+    def authors_forward(cls, net: EndToEndMWT, images: torch.Tensor, p: dict, gen: torch.Generator):
+        """The training forward pass: per-image reconstruction losses and logits."""
+        return net(*cls.authors_pixels(images, p["query_fraction"], p, gen), p["w_cls"])
 
     @staticmethod
     def fitted(net: MWTNetwork, field: Field, p: dict, ctx: RunContext) -> torch.Tensor:

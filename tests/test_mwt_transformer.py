@@ -127,3 +127,22 @@ def test_one_cycle_clips_each_group_on_its_own_and_follows_the_cycle():
         assert abs(norm.item() - 1.0) < 1e-9
     assert opt.opt.param_groups[1]["lr"] > 1e-2 / 25  # rising towards the peak
     assert opt.opt.param_groups[1]["betas"][0] < 0.95
+
+
+def test_the_plugin_runs_the_authors_model_on_images_and_refuses_point_clouds(dirs, cli, tmp_path):
+    """`--param network=authors` trains the authors' model through the harness, evaluating
+    `evals` times; on point clouds it stops with an error that names the parameter."""
+    from conftest import discover_all, records, tiny_shapenet10
+    from wsbench.core.params import resolve
+    _, results = dirs
+    code, _, err = cli("run", "--method", "mwt", "--dataset", "synthetic", "--profile", "smoke", "--param",
+                       "network=authors", "--quiet")
+    (rec,) = records(results)
+    assert code == 0 and rec["status"] == "ok", rec.get("error", err)
+    assert rec["params"]["network"] == "authors" and len(rec["heads"]["phi"]["val_curve"]) == 2  # smoke: 2 evals
+    cls = discover_all().methods["mwt"]
+    net = cls.authors_network(1, 10, resolve(cls, {"network": "authors"}, "smoke"))
+    assert isinstance(net, EndToEndMWT)
+    code, _, err = cli("run", "--method", "mwt", *tiny_shapenet10(cli, tmp_path / "src"), "--profile", "smoke",
+                       "--param", "network=authors", "--quiet")
+    assert code != 0 and "network=authors" in err

@@ -17,7 +17,7 @@ from wsbench.data.splits import complement, per_class_holdout, read_split
 from wsbench.data.store import StoredDataset
 from wsbench.inr.fields import Field, random_queries
 from wsbench.inr.meta import inner_sgd, step_batch
-from wsbench.inr.siren import SirenLayout, siren_forward
+from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
 from wsbench.models.dwsnet import DWSNet
 from wsbench.models.flat import FlatMLP
 from wsbench.models.graph import NeuralGraph
@@ -25,6 +25,7 @@ from wsbench.models.hypernetwork import ConvEncoder, HyperNetwork, generate
 from wsbench.models.mlp import mlp
 from wsbench.models.modulated import ModulatedSiren
 from wsbench.models.mwt import MWTNetwork
+from wsbench.models.mwt_transformer import EndToEndMWT, draw_pixels, pixel_targets
 from wsbench.models.nfn import NFN
 from wsbench.models.neural_graph_pna import NeuralGraphPNA
 from wsbench.models.nfn_classifier import NFNClassifier
@@ -34,6 +35,7 @@ from wsbench.models.scalegmn_b import ScaleGMNB
 from wsbench.train.compiled import compile_module
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
+from wsbench.train.onecycle import OneCycleOptimisation
 from wsbench.train.optim import Optimisation
 from wsbench.zoo.method import ZooMethod
 
@@ -45,13 +47,13 @@ __all__ = [
     "IdxImageDataset", "PointCloudDataset", "PointDA10Dataset", "StoredDataset", "check_cloud", "complement",
     "fit_points", "per_class_holdout", "read_split", "sha256_bytes",
     # INRs and their fields
-    "Field", "SirenLayout", "field_of", "inner_sgd", "random_queries", "siren_forward", "siren_layout",
-    "split_fields", "step_batch",
+    "Field", "SirenLayout", "draw_pixels", "field_of", "inner_sgd", "pixel_grid", "pixel_targets", "random_queries",
+    "siren_forward", "siren_layout", "split_fields", "step_batch",
     # networks
-    "ConvEncoder", "DWSNet", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
+    "ConvEncoder", "DWSNet", "EndToEndMWT", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
     "NeuralGraph", "NeuralGraphPNA", "PhaseFolded", "ScaleGMN", "ScaleGMNB", "generate", "mlp",
     # training
-    "CHECKPOINT_STEPS", "Loop", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
+    "CHECKPOINT_STEPS", "Loop", "OneCycleOptimisation", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
     "train_classifier", "train_feature_head",
     # the two-stage zoo methods' base
     "ZooMethod",

@@ -138,11 +138,11 @@ class EndToEndMWT(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, num_classes: int, width: int = 128, depth: int = 4,
                  omega: float = 10.0, inner_steps: int = 6, lam: float = 500.0, blocks: int = 10,
-                 mlp_mult: int = 1):
+                 mlp_mult: int = 1, head_dim: int = 64):
         super().__init__()
         self.siren = MWTSiren(in_dim, out_dim, width, depth, omega)
         self.rates = nn.Parameter(torch.empty(inner_steps, self.siren.layout.num_params).uniform_(0.1, 1.0))
-        self.classifier = NeuronTokenTransformer(self.siren.layout, num_classes, lam, blocks, mlp_mult)
+        self.classifier = NeuronTokenTransformer(self.siren.layout, num_classes, lam, blocks, mlp_mult, head_dim)
 
     def loss(self, delta: torch.Tensor, coords: torch.Tensor, values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Per-image mean squared error (B,) of theta + delta at its pixels idx (B, n)."""
