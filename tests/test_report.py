@@ -128,6 +128,7 @@ def test_authors_code_column_says_whether_the_row_runs_the_checked_model(tmp_pat
     chosen = {**doc, "adapter_params": {"network": "authors"}}  # one of the method's networks is the authors'
     assert covers(chosen, 3, {"network": "authors", "lr": 1e-3}) and not covers(chosen, 3, {"network": "wsbench"})
     assert "the rows of version 3 with network=authors use it" in section({"scalegmn": chosen})
+    assert "the authors' is network=authors" in cell(chosen, 3, {"network": "wsbench"})  # where to find it
     (tmp_path / "crosscheck").mkdir()
     (tmp_path / "crosscheck" / "scalegmn.json").write_text(json.dumps(doc))
     assert load_crosschecks(tmp_path) == {"scalegmn": doc}

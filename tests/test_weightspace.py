@@ -20,7 +20,7 @@ INVARIANT = {
     "scalegmn": ScaleGMN,
 }
 MODELS = {**INVARIANT, "flat": FlatMLP}
-# The authors' models reproduced apart (not yet any adapter's network): invariant as well, but kept out of
+# The authors' networks (chosen by network=authors in their plugins): invariant as well, but kept out of
 # MODELS' tests of wsbench's pipeline (the neural graph's batch-wide LayerNorm couples a batch's INRs).
 AUTHORS = {"graph-pna": lambda layout, classes: NeuralGraphPNA(layout, classes, hidden=8, layers=3,
                                                                 fourier_features=16)}
