@@ -1,0 +1,135 @@
+"""The authors' own training code on a wsbench zoo export, at a budget this machine can run,
+for the side-by-side with wsbench's run of the same network and recipe.
+
+    python -m crosscheck.side_by_side neural-graph AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
+
+EXPORT is `wsbench zoo export --format inr-set` of a fitted zoo. The neural graph's side is
+their experiments/inr_classification/main.py `train`, at the configuration of their
+scripts/<data>_cls_pna.sh (as crosscheck/neural_graph.py composes it) with E epochs instead of
+200, the warm-up scaled by the same factor, one evaluation per epoch, the normalisation
+statistics of the export's training INRs (per weight matrix and bias vector, as theirs were
+computed) in place of their zoo's, no data-loading workers and no distributed training.
+Their wandb logging is replaced by a recorder; the result (best validation accuracy, the
+test accuracy at it, CPU seconds) is printed and written as JSON, with the wsbench command
+that trains the same network and recipe on the same zoo and budget.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import torch
+
+from crosscheck.common import checkout
+from wsbench.core.fileio import atomic_write_json
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "side-by-side"
+# wsbench's data set -> their data configuration (digits, 8x8 images through the same 2-32-32-1
+# SIRENs and 10 classes, borrows MNIST's: for a short trial of this script)
+THEIR_DATA = {"mnist": "mnist", "fashion-mnist": "fmnist", "digits": "mnist"}
+
+
+class Recorder(types.ModuleType):
+    """A stand-in for wandb that keeps what the training logs."""
+
+    def __init__(self):
+        super().__init__("wandb")
+        self.logs: list[dict] = []
+        self.run = types.SimpleNamespace(path="local/side-by-side/run")
+
+    def init(self, *args, **kwargs):
+        return self.run
+
+    def log(self, entry: dict, *args, **kwargs):
+        self.logs.append({k: float(v) for k, v in entry.items() if isinstance(v, (int, float, torch.Tensor))})
+
+    def Settings(self, *args, **kwargs):  # noqa: N802 (wandb's name)
+        return None
+
+
+def layer_statistics(export: Path) -> dict[str, list[float]]:
+    """Mean and std (unbiased) of every weight matrix and bias vector over the export's
+    training INRs, in their data config's keys."""
+    splits = json.loads((export / "splits.json").read_text())
+    states = [torch.load(path, map_location="cpu") for path in splits["train"]["path"]]
+    weights = sorted(k for k in states[0] if k.endswith("weight"))
+    biases = sorted(k for k in states[0] if k.endswith("bias"))
+    stats = {}
+    for name, keys in (("weights", weights), ("biases", biases)):
+        stacked = [torch.stack([s[k].double() for s in states]) for k in keys]
+        stats[f"{name}_mean"] = [t.mean().item() for t in stacked]
+        stats[f"{name}_std"] = [t.std().item() for t in stacked]
+    return stats
+
+
+def neural_graph(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:
+    from crosscheck import neural_graph as check
+    sys.modules["wandb"] = recorder = Recorder()
+    published = [o.replace("data=mnist", f"data={THEIR_DATA[dataset]}") for o in check.PUBLISHED]
+    base = check.load_authors(authors, published)
+    splits = json.loads((export / "splits.json").read_text())
+    steps_per_epoch = -(-len(splits["train"]["label"]) // base.batch_size)
+    warmup = max(1, round(base.scheduler.warmup_steps * epochs / base.n_epochs))
+    stats = layer_statistics(export)
+    overrides = [*published, f"data.dataset_dir={export.resolve()}", "data.splits_path=splits.json",
+                 f"n_epochs={epochs}", f"eval_every={steps_per_epoch}", "num_workers=0", "distributed=null",
+                 f"seed={seed}", f"scheduler.warmup_steps={warmup}",
+                 *(f"data.stats.{k}=[{','.join(repr(x) for x in v)}]" for k, v in stats.items())]
+    cfg = check.load_authors(authors, overrides)
+    from experiments.inr_classification import main as their_main
+    from experiments.lr_scheduler import WarmupLRScheduler
+    import experiments.lr_scheduler as schedulers
+    schedulers.WarmupLRScheduler = check.without_verbose(WarmupLRScheduler)
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.process_time()
+        their_main.train(cfg, types.SimpleNamespace(runtime=types.SimpleNamespace(output_dir=out)))
+        cpu = time.process_time() - start
+    evaluations = [entry for entry in recorder.logs if "test/best_acc" in entry]
+    if not evaluations:
+        raise SystemExit("their training logged no evaluation: is the budget shorter than an epoch?")
+    last = evaluations[-1]
+    wsbench = (f"wsbench run --method neural-graph --dataset {dataset} --seeds {seed}-{seed} --param network=authors "
+               f"--param layers={cfg.model.gnn_backbone.num_layers} --param epochs={epochs} "
+               f"--param batch_size={cfg.batch_size} --param warmup_steps={warmup} --param augment=kofinas")
+    return {"val_best_acc": 100 * last["val/best_acc"], "test_acc_at_best_val": 100 * last["test/best_acc"],
+            "evaluations": len(evaluations), "epochs": epochs, "warmup_steps": warmup,
+            "train_samples": epochs * len(splits["train"]["label"]), "cpu_s": round(cpu, 1),
+            "overrides": overrides[:len(published)] + overrides[len(published) + 2:len(published) + 8],
+            "wsbench_command": wsbench}
+
+
+METHODS = {"neural-graph": neural_graph}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("method", choices=sorted(METHODS))
+    parser.add_argument("authors", type=Path, help="a checkout of the authors' repository (outside this project)")
+    parser.add_argument("export", type=Path, help="a `wsbench zoo export --format inr-set` folder")
+    parser.add_argument("--epochs", type=int, required=True, help="training epochs of the budget")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="result file (default results/side-by-side/<method>-<data>.json)")
+    args = parser.parse_args()
+    manifest = json.loads((args.export / "wsbench.json").read_text())
+    dataset = manifest["zoos"]["train"]["spec"]["dataset"]
+    if dataset not in THEIR_DATA:
+        parser.error(f"{args.export}: a {dataset} zoo; their configurations cover {', '.join(THEIR_DATA)}")
+    result = {"method": args.method, "dataset": dataset, "seed": args.seed, "authors": checkout(args.authors),
+              "zoos": {part: info["zoo_id"] for part, info in manifest["zoos"].items()},
+              **METHODS[args.method](args.authors, args.export, dataset, args.epochs, args.seed)}
+    out = args.out or RESULTS / f"{args.method}-{dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, result)
+    print(f"{args.method} on {dataset}, authors' code, {args.epochs} epochs, seed {args.seed}: "
+          f"val {result['val_best_acc']:.2f}, test {result['test_acc_at_best_val']:.2f} at the best validation "
+          f"({result['cpu_s']:.0f} CPU-s); wsbench's side: {result['wsbench_command']} (written to {out})")
+
+
+if __name__ == "__main__":
+    main()
