@@ -153,3 +153,16 @@ def test_budget_curves_show_a_longer_tuning_run_with_the_tables_budget_marked(di
     page = tmp_path / "page"
     assert cli("report", "--html", str(page))[0] == 0
     assert "Budget curves" in (page / "index.html").read_text() and (page / "synthetic-budget.png").is_file()
+
+
+def test_a_budget_curve_is_marked_at_the_table_row_of_its_own_configuration():
+    """The dot on a tuning run's curve comes from the table's runs of the same method, head and
+    parameters (all but the epochs): another configuration of the method is not its budget."""
+    from wsbench.report.figures import table_budget
+    def run(epochs, network):
+        return {"method": "nfn", "status": "ok", "heads": {"weights": {}},
+                "params": {"epochs": epochs, "network": network, "lr": 1e-3}}
+    table = [run(20, "wsbench"), run(15, "authors")]
+    assert table_budget(run(80, "authors"), "weights", table) == 15
+    assert table_budget(run(80, "authors"), "weights", table[:1]) is None
+    assert table_budget(run(80, "authors"), "z", table) is None

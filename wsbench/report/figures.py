@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import matplotlib
@@ -87,12 +88,21 @@ def samples_seen(record: dict, head: str) -> np.ndarray:
     return np.arange(1, points + 1) / points * record["params"]["epochs"] * per_epoch(record)
 
 
+def table_budget(run: dict, head: str, table_runs: list[dict]) -> int | None:
+    """The epochs of the table's runs of `run`'s method and head at its configuration (every
+    parameter but the epochs), or None where the table has no such row."""
+    def configuration(r: dict) -> str:
+        return json.dumps({k: v for k, v in r["params"].items() if k != "epochs"}, sort_keys=True, default=str)
+
+    return next((r["params"]["epochs"] for r in table_runs if r["status"] == "ok" and "epochs" in r["params"]
+                 and r["method"] == run["method"] and head in r["heads"] and configuration(r) == configuration(run)),
+                None)
+
+
 def budget_curves(tune_runs: list[dict], table_runs: list[dict], title: str, path: Path) -> Path | None:
     """Validation accuracy against training samples seen for each tuning run that has epochs
-    (one line per method and head); a dot where the table's run of that method and head
-    stopped, on the same scale. None when no tuning run has a curve."""
-    stops = {(r["method"], head): r["params"]["epochs"] for r in table_runs
-             if r["status"] == "ok" and "epochs" in r["params"] for head in r["heads"]}
+    (one line per method and head); a dot where the table's runs of the same configuration
+    stopped (`table_budget`), on the same scale. None when no tuning run has a curve."""
     lines = [(r, head) for r in tune_runs if r["status"] == "ok" and "epochs" in r["params"]
              and not np.isnan(per_epoch(r)) for head in r["heads"]]
     if not lines:
@@ -102,7 +112,7 @@ def budget_curves(tune_runs: list[dict], table_runs: list[dict], title: str, pat
         x, y = samples_seen(r, head), 100 * np.asarray(r["heads"][head]["val_curve"])
         label = r["method"] if len(r["heads"]) == 1 else f"{r['method']} {head}"
         (line,) = ax.plot(x, y, label=f"{label} ({r['params']['epochs']} epochs, seed {r['seed']})")
-        if (epochs := stops.get((r["method"], head))) is not None:  # the table's epochs, on this run's scale
+        if (epochs := table_budget(r, head, table_runs)) is not None:  # on this run's scale
             stop = epochs * per_epoch(r)
             ax.plot([stop], [np.interp(stop, x, y)], "o", color=line.get_color(), markersize=7)
     ax.set(xscale="log", xlabel="training samples seen (log)", ylabel="validation accuracy %",
