@@ -57,8 +57,8 @@ def layer_statistics(export: Path) -> dict[str, list[float]]:
     training INRs, in their data config's keys."""
     splits = json.loads((export / "splits.json").read_text())
     states = [torch.load(path, map_location="cpu") for path in splits["train"]["path"]]
-    weights = sorted(k for k in states[0] if k.endswith("weight"))
-    biases = sorted(k for k in states[0] if k.endswith("bias"))
+    weights = [k for k in states[0] if k.endswith("weight")]  # in layer order, as exported
+    biases = [k for k in states[0] if k.endswith("bias")]
     stats = {}
     for name, keys in (("weights", weights), ("biases", biases)):
         stacked = [torch.stack([s[k].double() for s in states]) for k in keys]

@@ -232,6 +232,17 @@ def test_zoo_export_writes_what_the_authors_loaders_read(registry, dirs, cli, tm
     assert [t.shape for t in stats["weights"]["mean"]] == [(2, 8, 1), (8, 8, 1), (8, 1, 1)]
     assert [t.shape for t in stats["biases"]["std"]] == [(8, 1), (8, 1), (1, 1)]
 
+    # the side-by-side normalises the authors' run by each weight matrix's and bias vector's
+    # mean and std over the train zoo, as the zoo's statistics do
+    from crosscheck.side_by_side import layer_statistics
+    _, train_info, _ = cli("zoo", "info", *recipe, "--part", "train")
+    train = np.concatenate([np.load(p)["weights"] for p in sorted(Path(json.loads(train_info)["folder"]).glob("*.npz"))])
+    sizes = [size for o, i in ((8, 2), (8, 8), (1, 8)) for size in (o * i, o)]
+    blocks = np.split(train.astype(np.float64), np.cumsum(sizes)[:-1], axis=1)
+    side = layer_statistics(tmp_path / "set")
+    np.testing.assert_allclose(side["weights_mean"], [b.mean() for b in blocks[0::2]], rtol=1e-6)
+    np.testing.assert_allclose(side["biases_std"], [b.std(ddof=1) for b in blocks[1::2]], rtol=1e-6)
+
     val_start, test_start = json.loads((tmp_path / "nfn" / "split_points.json").read_text())
     assert (val_start, test_start) == (80, 160)
     nets = {int(p.stem[3:]): p for p in (tmp_path / "nfn").glob("wsbench_*s/net*.pth")}
