@@ -53,18 +53,11 @@ class Recorder(types.ModuleType):
 
 
 def layer_statistics(export: Path) -> dict[str, list[float]]:
-    """Mean and std (unbiased) of every weight matrix and bias vector over the export's
-    training INRs, in their data config's keys."""
-    splits = json.loads((export / "splits.json").read_text())
-    states = [torch.load(path, map_location="cpu") for path in splits["train"]["path"]]
-    weights = [k for k in states[0] if k.endswith("weight")]  # in layer order, as exported
-    biases = [k for k in states[0] if k.endswith("bias")]
-    stats = {}
-    for name, keys in (("weights", weights), ("biases", biases)):
-        stacked = [torch.stack([s[k].double() for s in states]) for k in keys]
-        stats[f"{name}_mean"] = [t.mean().item() for t in stacked]
-        stats[f"{name}_std"] = [t.std().item() for t in stacked]
-    return stats
+    """The train zoo's mean and std (unbiased) of every weight matrix and bias vector, as the
+    export's manifest holds them, in their data config's keys."""
+    tensors = json.loads((export / "wsbench.json").read_text())["statistics"]
+    return {f"{kind}_{key}": [t[key] for t in tensors if t["name"][0] == letter]
+            for kind, letter in (("weights", "W"), ("biases", "b")) for key in ("mean", "std")}
 
 
 def neural_graph(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:

@@ -14,7 +14,8 @@ nfn      NFN's SIREN sets: `wsbench_<label>s/net<index>.pth` (weights and biases
          indices counting the train, val and test INRs in turn; `split_points.json` holds
          the [val, test] start indices for the `split_points` of NFN's data configuration.
 Both also get `wsbench.json`: the zoo ids, the recipe, the SIREN layout and output offset,
-and the labels of each part in order.
+the labels of each part in order, and the train zoo's mean and std of each weight matrix and
+bias vector (the normalisation the zoo methods apply).
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ def export_zoo(zoos: dict[str, Zoo], labels: dict[str, torch.Tensor], fmt: str, 
                     "inr_offset": zoos["train"].spec.inr_offset,
                     "zoos": {part: zoo.info() for part, zoo in zoos.items()},
                     "count": {part: len(z["weights"]) for part, z in loaded.items()},
+                    "statistics": zoos["train"].tensor_statistics(loaded["train"]["weights"]),
                     "labels": {part: [int(y) for y in part_labels[part]] for part in PARTS}}
         (tmp / "wsbench.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest["count"]

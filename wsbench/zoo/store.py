@@ -167,12 +167,20 @@ class Zoo:
 
     def statistics(self, weights: np.ndarray | None = None) -> np.ndarray:
         """Mean and std (2, P) of each weight matrix and bias vector over this zoo, broadcast
-        to its entries; computed once and stored beside the shards (statistics.json).
+        to its entries (`tensor_statistics`).
 
         One scalar per tensor, not per entry: per-entry statistics would differ
         between neurons of a layer and break the permutation symmetry. Pass the
         weights when they are loaded already, to spare reading the shards again.
         """
+        tensors = self.tensor_statistics(weights)
+        return np.stack([np.concatenate([np.full(t["size"], t[key], np.float32) for t in tensors])
+                         for key in ("mean", "std")])
+
+    def tensor_statistics(self, weights: np.ndarray | None = None) -> list[dict]:
+        """[{name (W0, b0, W1, ...), size, mean, std (unbiased, at least 1e-8)}] of each weight
+        matrix and bias vector over this zoo, in layer order; computed once and stored beside
+        the shards (statistics.json)."""
         path = self.folder / "statistics.json"
         shards = [json.loads(self.shard_path(k).with_suffix(".json").read_text())["sha256"]
                   for k in range(self.num_shards)]
@@ -190,8 +198,7 @@ class Zoo:
                                            "std": max(float(part.std(ddof=1)), 1e-8)})
                     start += size
             atomic_write_json(path, doc)
-        return np.stack([np.concatenate([np.full(t["size"], t[key], np.float32) for t in doc["tensors"]])
-                         for key in ("mean", "std")])
+        return doc["tensors"]
 
     def cost(self) -> dict[str, float]:
         """Wall and CPU seconds that fitting this complete zoo's shards took, whichever process
