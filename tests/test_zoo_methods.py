@@ -209,3 +209,12 @@ def test_a_zoo_method_merges_its_own_params_and_profiles_with_the_zoos():
     assert set(Yours.params) == set(Mine.params) and Yours.params["depth"].default == 5
     assert Yours.profiles["quick"] == {**QUICK_ZOO, "depth": 3, "width": 4}
     assert ZooMethod.params == {**RECIPE, **TRAIN_PARAMS} and "depth" not in ZooMethod.profiles["quick"]
+
+
+def test_an_adapter_offering_the_authors_network_must_say_how_they_train_it():
+    """A zoo method with `network=authors` among its choices but no authors_optimisation is
+    refused when its class is made, not at the first step of a run."""
+    from wsbench.api import Param, ZooMethod
+    with pytest.raises(TypeError, match="authors_optimisation"):
+        type("Untrained", (ZooMethod,), {"name": "untrained", "build": lambda self, *a: None, "model_params": {
+            "network": Param("wsbench", "which network", choices=("authors", "wsbench"))}})

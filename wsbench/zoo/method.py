@@ -71,6 +71,11 @@ class ZooMethod(Method):
         cls.params = {**parent.params, **cls.model_params, **cls.__dict__.get("params", {})}
         cls.profiles = {name: {**parent.profiles.get(name, {}), **own.get(name, {})}
                         for name in {**parent.profiles, **own}}
+        network = cls.params.get("network")
+        if network is not None and "authors" in (network.choices or ()) and \
+                cls.authors_optimisation is ZooMethod.authors_optimisation:
+            raise TypeError(f"{cls.__name__} offers network=authors but does not say how the authors train it: "
+                            f"define authors_optimisation")
 
     @abstractmethod
     def build(self, layout: SirenLayout, num_classes: int, params: dict[str, Any]) -> nn.Module:
@@ -150,7 +155,8 @@ class ZooMethod(Method):
         return Optimisation(p["lr"], p["weight_decay"])
 
     def authors_optimisation(self, p: dict[str, Any]) -> Optimisation:
-        """How the authors train their network (an adapter with `network=authors` says so here)."""
+        """How the authors train their network: every adapter that offers `network=authors`
+        defines it (checked when its class is made)."""
         raise NotImplementedError(f"{self.name}: network=authors needs authors_optimisation")
 
     def normaliser(self, stats: torch.Tensor, device: torch.device,
