@@ -24,12 +24,12 @@ class NFNMethod(ZooMethod):
         "channels": Param(32, "channels of each equivariant layer", low=1),
         "layers": Param(3, "equivariant layers", low=1),
         "fourier": Param(16, "Fourier frequencies per weight", low=1),
-        "fourier_scale": Param(10.0, "authors: std of the Fourier frequencies", above=0, legacy=10.0),
-        "batch_norm": Param(True, "wsbench: batch norm after every equivariant layer (DWSNet's default)"),
+        "fourier_scale": Param(10.0, "std of the Fourier frequencies", above=0, legacy=10.0, when=("network", "authors")),
+        "batch_norm": Param(True, "batch norm after every equivariant layer (DWSNet's default)", when=("network", "wsbench")),
         "head_hidden": Param("256,256", "hidden widths of the invariant head's MLP", widths=True),
-        "dropout": Param(0.5, "authors: dropout after each hidden layer of the head", low=0, high=0.99,
-                         legacy=0.5),
-        "warmup_steps": Param(300, "authors: steps of the rate's linear warm-up from 0", low=1, legacy=300),
+        "dropout": Param(0.5, "dropout after each hidden layer of the head", low=0, high=0.99, legacy=0.5,
+                         when=("network", "authors")),
+        "warmup_steps": Param(300, "steps of the rate's linear warm-up from 0", low=1, legacy=300, when=("network", "authors")),
     }
     profiles = {
         # The authors' network at the quick width: 3 HNP layers of 32 channels, Adam 1e-3 without weight

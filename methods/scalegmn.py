@@ -20,12 +20,12 @@ class ScaleGMNMethod(ZooMethod):
                          choices=("authors", "wsbench"), legacy="wsbench"),
         "hidden": Param(32, "node and edge feature width", low=1),
         "layers": Param(3, "message-passing layers", low=1),
-        "head_hidden": Param("128", "wsbench: hidden widths of the pooled head's MLP", widths=True),
-        "dropout": Param(0.2, "authors: dropout in every MLP", low=0, high=0.99, legacy=0.2),
-        "clip_norm": Param(10.0, "authors: the gradient's total norm is clipped to this (0: no clipping)", low=0,
-                           legacy=10.0),
-        "warmup_steps": Param(1000, "authors: steps of the rate's linear warm-up, then constant", low=1,
-                              legacy=1000),
+        "head_hidden": Param("128", "hidden widths of the pooled head's MLP", widths=True, when=("network", "wsbench")),
+        "dropout": Param(0.2, "dropout in every MLP", low=0, high=0.99, legacy=0.2, when=("network", "authors")),
+        "clip_norm": Param(10.0, "the gradient's total norm is clipped to this (0: no clipping)", low=0,
+                           legacy=10.0, when=("network", "authors")),
+        "warmup_steps": Param(1000, "steps of the rate's linear warm-up, then constant", low=1,
+                              legacy=1000, when=("network", "authors")),
     }
     profiles = {
         # lr and batch chosen on validation (5-epoch probes, docs/notebook.md); epochs sized to 30 minutes on 2 cores

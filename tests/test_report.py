@@ -157,7 +157,7 @@ def test_matrix_rows_are_methods_with_their_variants_under_them_and_baselines_ap
     """The profile's configuration is the method's row; a head or a parameter set apart from the
     profile is an indented sub-row; baselines sit below; the best weight-space cell is bold."""
     from wsbench.report.matrix import build, render_text, variants
-    defaults = lambda method, profile, dataset: {"a": 1, "encoder": False}  # noqa: E731
+    defaults = lambda method, profile, dataset, params: {"a": 1, "encoder": False}  # noqa: E731
     recs = [rec(s, 0.90 + s / 100, method="hyperinr", params={"a": 1, "encoder": False}, dataset="mnist")
             for s in range(3)]
     recs += [rec(s, 0.95, method="hyperinr", params={"a": 1, "encoder": True}, dataset="mnist") for s in range(2)]
@@ -191,6 +191,27 @@ def test_matrix_marks_the_configuration_that_runs_the_authors_model():
         if line.startswith("|")]
     assert labels == ["nfn, head w", "&emsp;↳ head z", "&emsp;↳ network=authors, head w †",
                       "&emsp;↳ network=authors, head z †"]
+
+
+def test_a_row_is_not_named_by_a_parameter_its_network_ignores(registry):
+    """NFN's wsbench network has no Fourier scale: its digits row, run at the legacy scale where
+    the profile sets another for the authors' network, is named by what it changes, not by it."""
+    from wsbench.core.params import resolve
+    from wsbench.report.matrix import profile_defaults, variants
+    quick = resolve(registry.method("nfn"), {}, "quick", "digits", "image")
+    wsbench = {**quick, "network": "wsbench", "layers": 4, "fourier_scale": 10.0}
+    authors = {**quick, "fourier_scale": 10.0}  # the authors' network at another scale: named by it
+    recs = [rec(0, 0.5, method="nfn", params=p, dataset="digits") for p in (quick, wsbench, authors)]
+    names = sorted(variants(recs, profile_defaults(registry)).values())
+    assert names == ["", "fourier_scale=10.0", "layers=4 network=wsbench"]
+
+
+def test_a_parameter_that_takes_effect_under_no_declared_setting_is_refused():
+    from wsbench.core.contracts import Method
+    from wsbench.core.params import Param
+    with pytest.raises(TypeError, match="'scale' takes effect when net='theirs'"):
+        type("Bad", (Method,), {"params": {"net": Param("ours", choices=("ours", "mine")),
+                                           "scale": Param(1.0, when=("net", "theirs"))}})
 
 
 def test_matrix_shows_the_published_figure_and_names_another_profile():

@@ -25,7 +25,8 @@ default_showwarning = warnings.showwarning
 
 def print_params(cls, verbose: bool) -> None:
     for key, spec in cls.params.items() if verbose else ():
-        rules = spec.rules()
+        rules = "; ".join(([spec.rules()] if spec.rules() else []) +
+                          ([f"only with {spec.when[0]}={spec.when[1]}"] if spec.when else []))
         print(f"      {key}={spec.default!r}  {spec.help}" + (f" [{rules}]" if rules else ""))
 
 

@@ -155,6 +155,16 @@ class Plugin(ABC):
     version: ClassVar[int] = 1
     params: ClassVar[dict[str, Param]] = {}
 
+    def __init_subclass__(cls, **kwargs):
+        """Refuse a parameter whose `when` names no declared parameter or no value it allows."""
+        super().__init_subclass__(**kwargs)
+        for key, spec in cls.params.items():
+            other = cls.params.get(spec.when[0]) if spec.when is not None else None
+            if spec.when is not None and (other is None or type(spec.when[1]) is not other.type
+                                          or other.problem(spec.when[1]) is not None):
+                raise TypeError(f"{cls.__name__}: parameter {key!r} takes effect when {spec.when[0]}="
+                                f"{spec.when[1]!r}, which is not a declared parameter and a value it allows")
+
 
 class Method(Plugin):
     """A weight-space method: from data splits to per-epoch predictions of its heads.

@@ -27,7 +27,11 @@ class Param:
     `legacy`, for a parameter added to a plugin that already has records: a value at which
     the plugin computes what it computed before the parameter existed. A run at that value
     leaves the parameter out of its identity, so its records keep their names and are not
-    rerun; another value (and any later default) is a new configuration. Never change it."""
+    rerun; another value (and any later default) is a new configuration. Never change it.
+
+    `when`, (parameter, value): the only setting of another parameter under which this one
+    has an effect, such as ("network", "authors"); elsewhere it is inert, and a table does not
+    name a row by it."""
 
     default: Any
     help: str = ""
@@ -37,6 +41,7 @@ class Param:
     above: float | None = None
     widths: bool = False
     legacy: Any = None
+    when: tuple[str, Any] | None = None
 
     def __post_init__(self):
         if type(self.default) not in SCALARS:
@@ -148,6 +153,12 @@ def identity_params(declared: dict[str, Param], values: dict[str, Any]) -> dict[
     """The parameters that name a run: its resolved values less those at their legacy value."""
     return {key: value for key, value in values.items()
             if key not in declared or declared[key].legacy is None or value != declared[key].legacy}
+
+
+def inert(declared: dict[str, Param], values: dict[str, Any]) -> set[str]:
+    """The parameters that have no effect at `values` (their `when` does not hold)."""
+    return {key for key, spec in declared.items()
+            if spec.when is not None and values.get(spec.when[0]) != spec.when[1]}
 
 
 def with_legacy(declared: dict[str, Param], params: dict[str, Any]) -> dict[str, Any]:

@@ -38,18 +38,22 @@ LEGEND = {  # the legend's sentences, each said where the matrix shows what it e
     "yours": "(yours): your records, beside the reference.",
 }
 
-Defaults = Callable[[str, str, str], "dict | None"]
+Defaults = Callable[[str, str, str, dict], "dict | None"]
 
 
 def profile_defaults(registry) -> Defaults:
-    """(method, profile, data set) -> the parameters that profile gives the method there,
-    or None where the method or profile is not known here."""
-    def defaults(method: str, profile: str, dataset: str) -> dict | None:
+    """(method, profile, data set, a record's parameters) -> the parameters that profile gives
+    the method there, or None where the method or profile is not known here. A parameter inert
+    at the record's parameters (Param.when) takes the record's value: no row is named by it."""
+    def defaults(method: str, profile: str, dataset: str, params: dict) -> dict | None:
         data = registry.datasets.get(dataset)  # a record's data set may be unknown here: no modality then
         try:
-            return P.resolve(registry.method(method), {}, profile, dataset, data.modality if data else None)
+            plugin = registry.method(method)
+            resolved = P.resolve(plugin, {}, profile, dataset, data.modality if data else None)
         except UserError:
             return None
+        ran = {**resolved, **params}  # the records carry their legacy values (cli.py)
+        return {**resolved, **{key: ran[key] for key in P.inert(plugin.params, ran)}}
     return defaults
 
 
@@ -60,7 +64,7 @@ def variants(records: list[dict], defaults: Defaults) -> dict[tuple[str, str], s
     out = {}
     for r, facets in zip(records, varying_facets(records)):
         params = r.get("params") or {}
-        default = defaults(r["method"], r.get("profile", ""), r["dataset"])
+        default = defaults(r["method"], r.get("profile", ""), r["dataset"], params)
         if default is None:  # a plugin not known here: name what varies, as the tables do
             parts = [facet_label(k, v) for k, v in facets.items()]
         else:

@@ -65,12 +65,12 @@ class ZooMethod(Method):
         """Merge, never replace: a subclass's `model_params` and `params` add to the parameters
         it inherits, its `profiles` to the inherited profiles of the same names (its own
         entries win either way)."""
-        super().__init_subclass__(**kwargs)
         parent = next(c for c in cls.__mro__[1:] if issubclass(c, ZooMethod))
         own = cls.__dict__.get("profiles", {})
         cls.params = {**parent.params, **cls.model_params, **cls.__dict__.get("params", {})}
         cls.profiles = {name: {**parent.profiles.get(name, {}), **own.get(name, {})}
                         for name in {**parent.profiles, **own}}
+        super().__init_subclass__(**kwargs)  # checks the merged parameters
         network = cls.params.get("network")
         if network is not None and "authors" in (network.choices or ()) and \
                 cls.authors_optimisation is ZooMethod.authors_optimisation:
