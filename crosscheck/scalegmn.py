@@ -39,9 +39,10 @@ SEED = 0
 MLP = {"fc.0": "0", "ln.0": "1", "fc.1": "4"}
 
 
-def load_authors(path: Path, layout: SirenLayout, num_classes: int) -> dict:
+def load_authors(path: Path, layout: SirenLayout, num_classes: int, dropout: float | None = 0.0) -> dict:
     """Their configuration as their training script completes it (overwrite_conf), with
-    dropout off, wsbench's layout and class count; the import shims described above."""
+    dropout off (or at `dropout`; None: theirs), wsbench's layout and class count; the import
+    shims described above."""
     stand_in("nfn", "nfn.common", "torchvision", "torchvision.utils", "rff", "rff.layers")
     data = types.ModuleType("src.data")
     data.__path__ = [str(path.resolve() / "src" / "data")]
@@ -51,7 +52,8 @@ def load_authors(path: Path, layout: SirenLayout, num_classes: int) -> dict:
     from src.utils.helpers import overwrite_conf
     optim.WarmupLRScheduler = without_verbose(optim.WarmupLRScheduler)  # what their setup_optimization builds
     conf = yaml.safe_load((path / CONFIG).read_text())
-    conf["scalegmn_args"]["gnn_args"]["dropout"] = 0.0  # dropout_all copies it into every MLP
+    if dropout is not None:
+        conf["scalegmn_args"]["gnn_args"]["dropout"] = dropout  # dropout_all copies it into every MLP
     conf = overwrite_conf(conf, {})
     conf["data"]["layer_layout"] = conf["scalegmn_args"]["layer_layout"] = list(layout.widths)
     conf["data"]["switch_to_canon"] = False  # the check canonicalises with their shift_params itself

@@ -1,7 +1,7 @@
 """The authors' own training code on a wsbench zoo export, at a budget this machine can run,
 for the side-by-side with wsbench's run of the same network and recipe.
 
-    python -m crosscheck.side_by_side neural-graph AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
+    python -m crosscheck.side_by_side neural-graph|scalegmn AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
 
 EXPORT is `wsbench zoo export --format inr-set` of a fitted zoo. The neural graph's side is
 their experiments/inr_classification/main.py `train`, at the configuration of their
@@ -9,7 +9,12 @@ scripts/<data>_cls_pna.sh (as crosscheck/neural_graph.py composes it) with E epo
 200, the warm-up scaled by the same factor, one evaluation per epoch, the normalisation
 statistics of the export's training INRs (per weight matrix and bias vector, as theirs were
 computed) in place of their zoo's, no data-loading workers and no distributed training.
-Their wandb logging is replaced by a recorder; the result (best validation accuracy, the
+ScaleGMN's side is their inr_classification.py `main` at configs/fmnist_cls/scalegmn_bidir.yml
+(as crosscheck/scalegmn.py loads it, dropout kept) with E epochs, the warm-up scaled by E/200,
+on the export's INRs put in their canonical form by their shift_params first (what their
+`switch_to_canon` data sets hold) and read by their Fashion-MNIST loader; its per-epoch
+evaluation (val, test and a train subset) is theirs. Their wandb logging is replaced by a
+recorder; the result (best validation accuracy, the
 test accuracy at it, CPU seconds) is printed and written as JSON, with the wsbench command
 that trains the same network and recipe on the same zoo and budget.
 """
@@ -50,6 +55,10 @@ class Recorder(types.ModuleType):
 
     def Settings(self, *args, **kwargs):  # noqa: N802 (wandb's name)
         return None
+
+    @property
+    def plot(self):
+        return types.SimpleNamespace(confusion_matrix=lambda *args, **kwargs: None)
 
 
 def layer_statistics(export: Path) -> dict[str, list[float]]:
@@ -97,7 +106,68 @@ def neural_graph(authors: Path, export: Path, dataset: str, epochs: int, seed: i
             "wsbench_command": wsbench}
 
 
-METHODS = {"neural-graph": neural_graph}
+def canonical_copy(export: Path, out: Path) -> Path:
+    """The export's INRs in their canonical form (their shift_params), each with its label, under
+    `out` with the export's part/name layout, and the paths file their Fashion-MNIST loader reads."""
+    from crosscheck.scalegmn import authors_fold
+    from wsbench.inr.siren import SirenLayout
+    shape = json.loads((export / "wsbench.json").read_text())["layout"]
+    layout = SirenLayout(tuple(shape["widths"]), shape["w0"])
+    paths = json.loads((export / "paths.json").read_text())
+    for part, files in paths.items():
+        (out / part).mkdir(parents=True, exist_ok=True)
+        for file in files:
+            state = torch.load(export / Path(file).parent.name / Path(file).name)
+            flat = torch.cat([t.flatten() for name, t in state.items() if name != "label"])[None]
+            layers = layout.unflatten(authors_fold(layout, flat))
+            folded = {f"seq.{k}.{kind}": t[0] for k, (w, b) in enumerate(layers) for kind, t in (("weight", w), ("bias", b))}
+            torch.save({**folded, "label": state["label"]}, out / part / Path(file).name)
+    (out / "paths.json").write_text(json.dumps(paths))
+    return out
+
+
+def scalegmn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:
+    import yaml
+    from crosscheck import scalegmn as check
+    from wsbench.inr.siren import SirenLayout
+    sys.modules["wandb"] = recorder = Recorder()
+    shape = json.loads((export / "wsbench.json").read_text())["layout"]
+    conf = check.load_authors(authors, SirenLayout(tuple(shape["widths"]), shape["w0"]), 10, dropout=None)
+    from src.data.fmnist_inr_dataset import LabeledFashionMnistINRDataset
+    # their data package's `dataset` (which load_authors does not import) as it maps their configuration
+    sys.modules["src.data"].dataset = lambda config, **kwargs: LabeledFashionMnistINRDataset(**config, **kwargs)
+    published_warmup = conf["optimization"]["scheduler_args"]["warmup_steps"]
+    warmup = max(1, round(published_warmup * epochs / conf["train_args"]["num_epochs"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        canonical = canonical_copy(export, Path(tmp) / "inrs")
+        conf["data"].update(dataset_path=f"{canonical}/", split_path=str(canonical / "paths.json"))
+        conf["train_args"].update(num_epochs=epochs, seed=seed)
+        conf["optimization"]["scheduler_args"]["warmup_steps"] = warmup
+        conf.update(wandb=True, num_workers=0, validate=True, debug=False)
+        (Path(tmp) / "conf.yml").write_text(yaml.safe_dump(conf))
+        import inr_classification as their_main
+        torch.set_num_threads(1)
+        start = time.process_time()
+        their_main.main(types.SimpleNamespace(conf=str(Path(tmp) / "conf.yml")))
+        cpu = time.process_time() - start
+    evaluations = [entry for entry in recorder.logs if "test/best_acc" in entry]
+    if not evaluations:
+        raise SystemExit("their training logged no evaluation")
+    last, args, opt = evaluations[-1], conf["scalegmn_args"], conf["optimization"]
+    wsbench = (f"wsbench run --method scalegmn --dataset {dataset} --seeds {seed}-{seed} --param network=authors "
+               f"--param hidden={args['d_hid']} --param layers={args['num_layers']} "
+               f"--param dropout={args['gnn_args']['dropout']} --param epochs={epochs} "
+               f"--param batch_size={conf['batch_size']} --param lr={opt['optimizer_args']['lr']} "
+               f"--param weight_decay={opt['optimizer_args']['weight_decay']} --param warmup_steps={warmup} "
+               f"--param clip_norm={opt['clip_grad_max_norm']}")
+    splits = json.loads((export / "splits.json").read_text())
+    return {"val_best_acc": 100 * last["val/best_acc"], "test_acc_at_best_val": 100 * last["test/best_acc"],
+            "evaluations": len(evaluations), "epochs": epochs, "warmup_steps": warmup,
+            "train_samples": epochs * len(splits["train"]["label"]), "cpu_s": round(cpu, 1),
+            "config": check.CONFIG, "wsbench_command": wsbench}
+
+
+METHODS = {"neural-graph": neural_graph, "scalegmn": scalegmn}
 
 
 def main() -> None:
