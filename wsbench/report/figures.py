@@ -88,21 +88,27 @@ def samples_seen(record: dict, head: str) -> np.ndarray:
     return np.arange(1, points + 1) / points * record["params"]["epochs"] * per_epoch(record)
 
 
-def table_budget(run: dict, head: str, table_runs: list[dict]) -> int | None:
-    """The epochs of the table's runs of `run`'s method and head at its configuration (every
-    parameter but the epochs), or None where the table has no such row."""
+def table_point(run: dict, head: str, table_runs: list[dict]) -> tuple[int, float] | None:
+    """The epochs and the validation accuracy of the table's run of `run`'s method, head and
+    configuration (every parameter but the epochs), of `run`'s seed where the table has it;
+    None where the table has no such row. The table's run stopped its own schedule at its
+    budget, so its accuracy there is its own, not the longer run's at that point."""
     def configuration(r: dict) -> str:
         return json.dumps({k: v for k, v in r["params"].items() if k != "epochs"}, sort_keys=True, default=str)
 
-    return next((r["params"]["epochs"] for r in table_runs if r["status"] == "ok" and "epochs" in r["params"]
-                 and r["method"] == run["method"] and head in r["heads"] and configuration(r) == configuration(run)),
-                None)
+    same = [r for r in table_runs if r["status"] == "ok" and "epochs" in r["params"] and r["method"] == run["method"]
+            and head in r["heads"] and configuration(r) == configuration(run)]
+    if not same:
+        return None
+    row = next((r for r in same if r.get("seed") == run.get("seed")), same[0])
+    return row["params"]["epochs"], row["heads"][head]["val_acc"]
 
 
 def budget_curves(tune_runs: list[dict], table_runs: list[dict], title: str, path: Path) -> Path | None:
     """Validation accuracy against training samples seen for each tuning run that has epochs
-    (one line per method and head); a dot where the table's runs of the same configuration
-    stopped (`table_budget`), on the same scale. None when no tuning run has a curve."""
+    (one line per method and head); a dot at the budget and validation accuracy of the
+    table's run of the same configuration (`table_point`), on the same scale. None when no
+    tuning run has a curve."""
     lines = [(r, head) for r in tune_runs if r["status"] == "ok" and "epochs" in r["params"]
              and not np.isnan(per_epoch(r)) for head in r["heads"]]
     if not lines:
@@ -112,11 +118,11 @@ def budget_curves(tune_runs: list[dict], table_runs: list[dict], title: str, pat
         x, y = samples_seen(r, head), 100 * np.asarray(r["heads"][head]["val_curve"])
         label = r["method"] if len(r["heads"]) == 1 else f"{r['method']} {head}"
         (line,) = ax.plot(x, y, label=f"{label} ({r['params']['epochs']} epochs, seed {r['seed']})")
-        if (epochs := table_budget(r, head, table_runs)) is not None:  # on this run's scale
-            stop = epochs * per_epoch(r)
-            ax.plot([stop], [np.interp(stop, x, y)], "o", color=line.get_color(), markersize=7)
+        if (point := table_point(r, head, table_runs)) is not None:  # on this run's scale
+            epochs, val_acc = point
+            ax.plot([epochs * per_epoch(r)], [100 * val_acc], "o", color=line.get_color(), markersize=7)
     ax.set(xscale="log", xlabel="training samples seen (log)", ylabel="validation accuracy %",
-           title=f"{title}: validation accuracy against budget (dots: the table's budget)")
+           title=f"{title}: validation accuracy against budget (dots: the table's runs, at their budget)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_png(fig, path)
