@@ -20,6 +20,9 @@ there (that tree first on the path), one method at a time alternating with this 
 measurement of the same method, and prints both rates and their ratio. Usage:
     python benchmarks/train_throughput.py [--methods a,b] [--shape mnist|modelnet40|both]
                                           [--against COMMIT] [--seconds S] [--threads N]
+                                          [--param KEY=VALUE ...]
+`--param` sets a parameter of every measured method that declares it (network=authors: the
+authors' networks of NFN, the neural graph, ScaleGMN and MWT at the profile's budget).
 """
 from __future__ import annotations
 
@@ -74,23 +77,30 @@ def registry(tree: Path):
     return discover(plugin_dirs(tree))
 
 
-def profile_params(cls, profile: str, shape: str, dataset: str | None = None) -> dict:
+def declared(cls, overrides: dict[str, str]) -> dict[str, str]:
+    """The `--param` settings this method declares."""
+    return {k: v for k, v in overrides.items() if k in cls.params}
+
+
+def profile_params(cls, profile: str, shape: str, dataset: str | None = None,
+                   overrides: dict[str, str] | None = None) -> dict:
     """The method's parameters at this profile for this shape, on the shape's data set unless
-    another is named (older trees' resolve takes no modality)."""
+    another is named, with the `--param` settings it declares (older trees' resolve takes no
+    modality)."""
     from wsbench.core.params import resolve
     _, _, modality, shape_dataset = SHAPES[shape]
-    dataset = dataset or shape_dataset
+    dataset, mine = dataset or shape_dataset, declared(cls, overrides or {})
     if "modality" in inspect.signature(resolve).parameters:
-        return resolve(cls, {}, profile, dataset, modality)
-    return resolve(cls, {}, profile, dataset)
+        return resolve(cls, mine, profile, dataset, modality)
+    return resolve(cls, mine, profile, dataset)
 
 
-def zoo_rate(method, shape: str, profile: str, seconds: float) -> float:
+def zoo_rate(method, shape: str, profile: str, seconds: float, overrides: dict[str, str]) -> float:
     """Samples/s of the method's training step on random weights of the shape's zoo layout."""
     import torch
     from wsbench.inr.siren import SirenLayout
     widths, classes, _, _ = SHAPES[shape]
-    params = profile_params(type(method), profile, shape)
+    params = profile_params(type(method), profile, shape, overrides=overrides)
     layout, batch, device = SirenLayout(widths), params["batch_size"], torch.device("cpu")
     gen = torch.Generator().manual_seed(0)
     raw = layout.init(8 * batch, gen)
@@ -105,12 +115,12 @@ def zoo_rate(method, shape: str, profile: str, seconds: float) -> float:
     return step_rate(lambda idx: opt.step(model(normalise(raw[idx])), labels[idx]), batch, seconds)
 
 
-def point_rate(method, profile: str, seconds: float) -> float:
+def point_rate(method, profile: str, seconds: float, overrides: dict[str, str]) -> float:
     """Samples/s of a point-cloud network's training step on random clouds (ModelNet40's 40
     classes); older trees build PointNet in their run, so it is built here as they did."""
     import torch
     from wsbench.api import Optimisation, parse_widths
-    params = profile_params(type(method), profile, "modelnet40")
+    params = profile_params(type(method), profile, "modelnet40", overrides=overrides)
     batch, classes, device = params["batch_size"], SHAPES["modelnet40"][1], torch.device("cpu")
     gen = torch.Generator().manual_seed(0)
     clouds = torch.rand(8 * batch, POINTS, 3, generator=gen) * 2 - 1
@@ -141,11 +151,13 @@ def step_rate(step, batch: int, seconds: float) -> float:
     return statistics.median(n * batch / steps(n, 5 + r * n) for r in range(repeats))
 
 
-def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threads: int) -> tuple[float, float]:
+def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threads: int,
+                 settings: dict[str, str]) -> tuple[float, float]:
     """Samples/s of the method's training stage in one run through the harness (`wsbench run`),
     and that stage's wall seconds (records keep milliseconds: a short stage's rate is coarse)."""
-    overrides, stage, samples = HARNESS[name]
-    params = {**profile_params(cls, profile, "mnist", "synthetic"), **overrides}
+    shorten, stage, samples = HARNESS[name]
+    overrides = {**declared(cls, settings), **shorten}
+    params = {**profile_params(cls, profile, "mnist", "synthetic", settings), **shorten}
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-c", "from wsbench.cli import main; main()",
                    "--results", f"{tmp}/results", "--data-root", f"{tmp}/data",
@@ -164,7 +176,7 @@ def harness_rate(tree: Path, name: str, cls, profile: str, per_class: int, threa
 
 
 def measure(tree: Path, methods: list[str], shapes: list[str], profile: str, seconds: float,
-            per_class: int, threads: int) -> dict:
+            per_class: int, threads: int, overrides: dict[str, str]) -> dict:
     """{method: {shape: {"rate": samples/s or None, "how": ..., "note": why not}}} for this tree."""
     reg = registry(tree)
     out: dict[str, dict] = {}
@@ -179,15 +191,15 @@ def measure(tree: Path, methods: list[str], shapes: list[str], profile: str, sec
                     entry["note"] = f"does not run on {modality}s"
                 elif name in ZOO_METHODS:
                     entry["how"] = "step"
-                    entry["rate"] = zoo_rate(cls(), shape, profile, seconds)
+                    entry["rate"] = zoo_rate(cls(), shape, profile, seconds, overrides)
                 elif name in POINT_METHODS:
                     entry["how"] = "step"
-                    entry["rate"] = point_rate(cls(), profile, seconds)
+                    entry["rate"] = point_rate(cls(), profile, seconds, overrides)
                 elif modality != "image":
                     entry["how"], entry["note"] = "harness", "no synthetic point-cloud data set ships to run it on"
                 else:
                     entry["how"] = "harness"
-                    entry["rate"], wall = harness_rate(tree, name, cls, profile, per_class, threads)
+                    entry["rate"], wall = harness_rate(tree, name, cls, profile, per_class, threads, overrides)
                     entry["note"] = f"{HARNESS[name][1]} stage {wall:.3f} s"
             except Exception as error:  # an older tree may lack the method or its API: say so
                 entry["note"] = f"{type(error).__name__}: {error}"
@@ -249,7 +261,7 @@ def interleaved(commit: str, args: argparse.Namespace, methods: list[str], shape
         for k, name in enumerate(methods):
             def here() -> None:
                 now["rates"].update(measure(REPO, [name], shapes, args.profile, args.seconds, args.per_class,
-                                            args.threads))
+                                            args.threads, settings(args)))
 
             def there() -> None:
                 doc = measure_at(tree, commit, against_argv(args, [name]))
@@ -263,7 +275,19 @@ def interleaved(commit: str, args: argparse.Namespace, methods: list[str], shape
 def against_argv(args: argparse.Namespace, methods: list[str]) -> list[str]:
     """The options that make the measurement at the other commit the same as this one."""
     return ["--methods", ",".join(methods), "--shape", args.shape, "--seconds", str(args.seconds),
-            "--threads", str(args.threads), "--profile", args.profile, "--per-class", str(args.per_class)]
+            "--threads", str(args.threads), "--profile", args.profile, "--per-class", str(args.per_class),
+            *(f"--param={item}" for item in args.param)]
+
+
+def settings(args: argparse.Namespace) -> dict[str, str]:
+    """--param KEY=VALUE items as a dict (checked against each method's declarations when resolved)."""
+    out = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--param {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def fmt(rate) -> str:
@@ -282,6 +306,8 @@ def main() -> None:
                         help="synthetic images per class and split for the harness-timed methods")
     parser.add_argument("--tree", help=argparse.SUPPRESS)  # the tree to measure (--against sets it)
     parser.add_argument("--json", action="store_true", help="print the measurement as JSON")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a parameter of every measured method that declares it (repeatable)")
     args = parser.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in ALL_METHODS]
@@ -300,12 +326,13 @@ def main() -> None:
         result["rates"] = now["rates"]
     else:
         then = None
-        result["rates"] = measure(tree, methods, shapes, args.profile, args.seconds, args.per_class, args.threads)
+        result["rates"] = measure(tree, methods, shapes, args.profile, args.seconds, args.per_class, args.threads,
+                                  settings(args))
     if args.json:
         print(json.dumps(result))
         return
     print(f"machine: {result['machine']}")
-    print(f"profile {args.profile}; step: the training step of a zoo classifier on random weights or of "
+    print(f"profile {args.profile}{''.join(f', --param {item}' for item in args.param)}; step: the training step of a zoo classifier on random weights or of "
           f"PointNet on random clouds (median of 5 repeats, warm-up excluded); harness: one run's training stage on synthetic "
           f"28x28 images, {args.per_class} per class and split, including its own validation and test "
           f"predictions (a lower bound, not comparable with step)")

@@ -24,7 +24,7 @@ def worktrees() -> str:
 
 
 def test_step_rates_are_positive_and_unmeasurable_cells_say_why(bench):
-    rates = bench.measure(REPO, ["flat-mlp", "pointnet"], ["mnist", "modelnet40"], "smoke", 0.05, 2, 1)
+    rates = bench.measure(REPO, ["flat-mlp", "pointnet"], ["mnist", "modelnet40"], "smoke", 0.05, 2, 1, {})
     for shape in ("mnist", "modelnet40"):
         assert rates["flat-mlp"][shape]["how"] == "step" and rates["flat-mlp"][shape]["rate"] > 0
     assert rates["pointnet"]["modelnet40"]["how"] == "step" and rates["pointnet"]["modelnet40"]["rate"] > 0
@@ -33,7 +33,7 @@ def test_step_rates_are_positive_and_unmeasurable_cells_say_why(bench):
 
 def test_against_measures_both_trees_method_by_method_and_removes_the_worktree(bench):
     before = worktrees()
-    args = argparse.Namespace(shape="mnist", seconds=0.05, threads=1, profile="smoke", per_class=2)
+    args = argparse.Namespace(shape="mnist", seconds=0.05, threads=1, profile="smoke", per_class=2, param=[])
     now, then = bench.interleaved("HEAD", args, ["flat-mlp", "dwsnet"], ["mnist"])
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     assert then["commit"] == head.stdout.strip()
@@ -41,6 +41,16 @@ def test_against_measures_both_trees_method_by_method_and_removes_the_worktree(b
         assert set(rates) == {"flat-mlp", "dwsnet"}
         assert all(rates[m]["mnist"]["rate"] > 0 for m in rates)
     assert worktrees() == before
+
+
+def test_a_param_reaches_the_methods_that_declare_it(bench, registry):
+    """--param network=authors times NFN's authors' network and leaves flat-mlp, which has no
+    such parameter, at its profile."""
+    settings = {"network": "authors"}
+    assert bench.profile_params(registry.method("nfn"), "smoke", "mnist", overrides=settings)["network"] == "authors"
+    assert "network" not in bench.profile_params(registry.method("flat-mlp"), "smoke", "mnist", overrides=settings)
+    rates = bench.measure(REPO, ["nfn", "flat-mlp"], ["mnist"], "smoke", 0.05, 2, 1, settings)
+    assert all(rates[m]["mnist"]["rate"] > 0 for m in rates), rates
 
 
 GPU_CHECK = REPO / "benchmarks" / "gpu_check.sh"
