@@ -281,13 +281,12 @@ def against_argv(args: argparse.Namespace, methods: list[str]) -> list[str]:
 
 def settings(args: argparse.Namespace) -> dict[str, str]:
     """--param KEY=VALUE items as a dict (checked against each method's declarations when resolved)."""
-    out = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"--param {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
+    from wsbench.core.errors import UserError
+    from wsbench.core.params import parse_assignments
+    try:
+        return parse_assignments(args.param, "--param")
+    except UserError as error:
+        raise SystemExit(str(error)) from None
 
 
 def fmt(rate) -> str:

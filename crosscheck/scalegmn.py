@@ -83,6 +83,14 @@ def wide_biases(layout: SirenLayout, n: int = 64) -> torch.Tensor:
     return flat
 
 
+def their_state(layout: SirenLayout, row: torch.Tensor, label: int) -> dict:
+    """One INR's flat weights (already in canonical form) as the state dict their data sets hold."""
+    state = {}
+    for k, (w, b) in enumerate(layout.unflatten(row[None])):
+        state[f"seq.{k}.weight"], state[f"seq.{k}.bias"] = w[0].clone(), b[0].clone()
+    return {**state, "label": int(label)}
+
+
 def authors_graphs(conf: dict, layout: SirenLayout, flat: torch.Tensor, labels: torch.Tensor):
     """Their pipeline for a batch: their phase canonicalisation, the state dict their dataset
     reads, their graph, one batch of their loader."""
@@ -92,12 +100,8 @@ def authors_graphs(conf: dict, layout: SirenLayout, flat: torch.Tensor, labels: 
 
     files = []
     for row, label in zip(authors_fold(layout, flat), labels):
-        state = {}
-        for k, (w, b) in enumerate(layout.unflatten(row[None])):
-            state[f"seq.{k}.weight"], state[f"seq.{k}.bias"] = w[0].clone(), b[0].clone()
-        state["label"] = int(label)
         buffer = io.BytesIO()
-        torch.save(state, buffer)
+        torch.save(their_state(layout, row, label), buffer)
         files.append(buffer.getvalue())
 
     class InMemory(LabeledFashionMnistINRDataset):

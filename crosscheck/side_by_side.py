@@ -106,22 +106,25 @@ def neural_graph(authors: Path, export: Path, dataset: str, epochs: int, seed: i
             "wsbench_command": wsbench}
 
 
+def export_layout(export: Path):
+    """The SIREN layout of the export's INRs, from its manifest."""
+    from wsbench.inr.siren import SirenLayout
+    shape = json.loads((export / "wsbench.json").read_text())["layout"]
+    return SirenLayout(tuple(shape["widths"]), shape["w0"])
+
+
 def canonical_copy(export: Path, out: Path) -> Path:
     """The export's INRs in their canonical form (their shift_params), each with its label, under
     `out` with the export's part/name layout, and the paths file their Fashion-MNIST loader reads."""
-    from crosscheck.scalegmn import authors_fold
-    from wsbench.inr.siren import SirenLayout
-    shape = json.loads((export / "wsbench.json").read_text())["layout"]
-    layout = SirenLayout(tuple(shape["widths"]), shape["w0"])
+    from crosscheck.scalegmn import authors_fold, their_state
+    layout = export_layout(export)
     paths = json.loads((export / "paths.json").read_text())
     for part, files in paths.items():
         (out / part).mkdir(parents=True, exist_ok=True)
         for file in files:
-            state = torch.load(export / Path(file).parent.name / Path(file).name)
+            state = torch.load(export / part / Path(file).name)
             flat = torch.cat([t.flatten() for name, t in state.items() if name != "label"])[None]
-            layers = layout.unflatten(authors_fold(layout, flat))
-            folded = {f"seq.{k}.{kind}": t[0] for k, (w, b) in enumerate(layers) for kind, t in (("weight", w), ("bias", b))}
-            torch.save({**folded, "label": state["label"]}, out / part / Path(file).name)
+            torch.save(their_state(layout, authors_fold(layout, flat)[0], state["label"]), out / part / Path(file).name)
     (out / "paths.json").write_text(json.dumps(paths))
     return out
 
@@ -129,10 +132,8 @@ def canonical_copy(export: Path, out: Path) -> Path:
 def scalegmn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:
     import yaml
     from crosscheck import scalegmn as check
-    from wsbench.inr.siren import SirenLayout
     sys.modules["wandb"] = recorder = Recorder()
-    shape = json.loads((export / "wsbench.json").read_text())["layout"]
-    conf = check.load_authors(authors, SirenLayout(tuple(shape["widths"]), shape["w0"]), 10, dropout=None)
+    conf = check.load_authors(authors, export_layout(export), 10, dropout=None)
     from src.data.fmnist_inr_dataset import LabeledFashionMnistINRDataset
     # their data package's `dataset` (which load_authors does not import) as it maps their configuration
     sys.modules["src.data"].dataset = lambda config, **kwargs: LabeledFashionMnistINRDataset(**config, **kwargs)

@@ -25,8 +25,8 @@ default_showwarning = warnings.showwarning
 
 def print_params(cls, verbose: bool) -> None:
     for key, spec in cls.params.items() if verbose else ():
-        rules = "; ".join(([spec.rules()] if spec.rules() else []) +
-                          ([f"only with {spec.when[0]}={spec.when[1]}"] if spec.when else []))
+        rules = "; ".join(part for part in (spec.rules(), spec.when and f"only with {spec.when[0]}={spec.when[1]}")
+                          if part)
         print(f"      {key}={spec.default!r}  {spec.help}" + (f" [{rules}]" if rules else ""))
 
 
