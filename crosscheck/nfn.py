@@ -153,22 +153,27 @@ def convert(theirs: nn.Module, ours: NFNClassifier) -> dict[str, torch.Tensor]:
     return out
 
 
+def wsbench_params(config: dict, nfnet: dict) -> dict:
+    """Their configuration as the NFN plugin's parameters (their classifier's dropout as `nfnet` has it)."""
+    from experiments.models import MlpHead
+    width = inspect.signature(MlpHead).parameters["h_size"].default  # their MlpHead: two hidden layers
+    fourier, channels = nfnet["inp_enc_cls"], nfnet["hchannels"]
+    assert nfnet["mode"] == "HNP" and nfnet["pos_enc_cls"] is None and not nfnet["normalize"]
+    assert len(set(channels)) == 1, f"their channels {channels} differ per layer"
+    return {"network": "authors", "mode": "hnp", "channels": channels[0], "layers": len(channels),
+            "fourier": fourier["mapping_size"], "fourier_scale": float(fourier["scale"]),
+            "head_hidden": f"{width},{width}", "dropout": nfnet["head_cls"]["dropout"], "lr": config["opt"]["lr"],
+            "weight_decay": 0.0, "warmup_steps": int(config["warmup_steps"]), "batch_size": int(config["batch_size"])}
+
+
 class Wsbench:
     """wsbench's NFN plugin at its paper profile, which must be their configuration, with the
     head's dropout off for the check."""
 
     def __init__(self, config: dict, nfnet: dict):
-        from experiments.models import MlpHead
         self.cls = registry().method("nfn")
         self.params = resolve(self.cls, {"dropout": "0"}, "paper")
-        width = inspect.signature(MlpHead).parameters["h_size"].default  # their MlpHead: two hidden layers
-        fourier, channels = nfnet["inp_enc_cls"], nfnet["hchannels"]
-        assert nfnet["mode"] == "HNP" and nfnet["pos_enc_cls"] is None and not nfnet["normalize"]
-        assert len(set(channels)) == 1, f"their channels {channels} differ per layer"
-        theirs = {"network": "authors", "mode": "hnp", "channels": channels[0], "layers": len(channels),
-                  "fourier": fourier["mapping_size"], "fourier_scale": float(fourier["scale"]),
-                  "head_hidden": f"{width},{width}", "lr": config["opt"]["lr"], "weight_decay": 0.0,
-                  "warmup_steps": int(config["warmup_steps"]), "batch_size": int(config["batch_size"])}
+        theirs = wsbench_params(config, nfnet)
         if mismatches := profile_mismatches(self.params, theirs):
             sys.exit(f"nfn's paper profile is not the authors' configuration: {'; '.join(mismatches)}")
 

@@ -1,9 +1,10 @@
 """The authors' own training code on a wsbench zoo export, at a budget this machine can run,
 for the side-by-side with wsbench's run of the same network and recipe.
 
-    python -m crosscheck.side_by_side neural-graph|scalegmn AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
+    python -m crosscheck.side_by_side neural-graph|scalegmn|nfn AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
 
-EXPORT is `wsbench zoo export --format inr-set` of a fitted zoo. The neural graph's side is
+EXPORT is `wsbench zoo export` of a fitted zoo, `--format inr-set` (`--format nfn` for NFN).
+The neural graph's side is
 their experiments/inr_classification/main.py `train`, at the configuration of their
 scripts/<data>_cls_pna.sh (as crosscheck/neural_graph.py composes it) with E epochs instead of
 200, the warm-up scaled by the same factor, one evaluation per epoch, the normalisation
@@ -13,7 +14,14 @@ ScaleGMN's side is their inr_classification.py `main` at configs/fmnist_cls/scal
 (as crosscheck/scalegmn.py loads it, dropout kept) with E epochs, the warm-up scaled by E/200,
 on the export's INRs put in their canonical form by their shift_params first (what their
 `switch_to_canon` data sets hold) and read by their Fashion-MNIST loader; its per-epoch
-evaluation (val, test and a train subset) is theirs. Their wandb logging is replaced by a
+evaluation (val, test and a train subset) is theirs. NFN's side is their
+experiments/classify_siren.py `main` at their MNIST configuration (as crosscheck/nfn.py composes
+it: 3 HNP layers of 512, batch 32, Adam 1e-4, dropout kept) for E epochs of the export's
+training INRs in place of 200,000 steps, the 10,000-step warm-up scaled by the same factor,
+without their 10 refitted copies of every image (the export holds one INR an image), their
+evaluation every 3,000 steps and at the last, on the CPU (their `.cuda()` calls left on the
+CPU), no data-loading workers; their closing evaluation on the whole train set, which the
+comparison does not use, is skipped. Their wandb logging is replaced by a
 recorder; the result (best validation accuracy, the
 test accuracy at it, CPU seconds) is printed and written as JSON, with the wsbench command
 that trains the same network and recipe on the same zoo and budget.
@@ -21,6 +29,8 @@ that trains the same network and recipe on the same zoo and budget.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import sys
 import tempfile
@@ -45,13 +55,17 @@ class Recorder(types.ModuleType):
     def __init__(self):
         super().__init__("wandb")
         self.logs: list[dict] = []
-        self.run = types.SimpleNamespace(path="local/side-by-side/run")
+        self.run = types.SimpleNamespace(path="local/side-by-side/run", id="side-by-side")
+        self.config = types.SimpleNamespace(update=lambda *args, **kwargs: None)
 
     def init(self, *args, **kwargs):
         return self.run
 
     def log(self, entry: dict, *args, **kwargs):
         self.logs.append({k: float(v) for k, v in entry.items() if isinstance(v, (int, float, torch.Tensor))})
+
+    def finish(self, *args, **kwargs):
+        pass
 
     def Settings(self, *args, **kwargs):  # noqa: N802 (wandb's name)
         return None
@@ -168,14 +182,99 @@ def scalegmn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) 
             "config": check.CONFIG, "wsbench_command": wsbench}
 
 
-METHODS = {"neural-graph": neural_graph, "scalegmn": scalegmn}
+class Finished(Exception):
+    """Raised once their training has logged the last figure the comparison reads."""
+
+
+@contextlib.contextmanager
+def on_the_cpu(*modules):
+    """Their `.cuda()` and `.to("cuda")` calls keep tensors and modules where they are."""
+    saved = [(torch.Tensor, "cuda", torch.Tensor.cuda), (torch.nn.Module, "cuda", torch.nn.Module.cuda)]
+    saved += [(m, "to", m.to) for m in modules]
+    torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    torch.nn.Module.cuda = lambda self, *args, **kwargs: self
+    for m in modules:
+        m.to = lambda self, device: self
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+class Unused(types.ModuleType):
+    """A module whose every name is a callable doing nothing: for imports of code paths not run."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: None
+
+
+def nfn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:
+    from omegaconf import OmegaConf
+    from crosscheck import nfn as check
+    manifest = json.loads((export / "wsbench.json").read_text())
+    if manifest["format"] != "nfn":
+        raise SystemExit(f"{export}: a {manifest['format']} export; NFN's loader reads `wsbench zoo export --format nfn`")
+    sys.modules["wandb"] = recorder = Recorder()
+    published = check.published(authors)
+    sys.path.insert(0, str(authors / "experiments" / "perceiver-pytorch"))  # their models.py imports it
+    if importlib.util.find_spec("torchvision") is None:  # their data_utils imports it for image data sets
+        sys.modules.update({name: Unused(name) for name in ("torchvision", "torchvision.datasets")})
+        sys.modules["torchvision"].transforms = sys.modules["torchvision"].datasets = sys.modules["torchvision.datasets"]
+    from experiments import classify_siren as their_main
+    from nfn.common import WeightSpaceFeatures
+    loader = torch.utils.data.DataLoader
+    their_main.data = types.SimpleNamespace(  # no data-loading workers
+        DataLoader=lambda *args, num_workers=0, **kwargs: loader(*args, **kwargs),
+        ConcatDataset=torch.utils.data.ConcatDataset)
+    batch = int(published["batch_size"])
+    steps = epochs * (manifest["count"]["train"] // batch)  # their train loader drops the last batch
+    warmup = max(1, round(published["warmup_steps"] * steps / published["max_steps"]))
+    split_points = json.loads((export / "split_points.json").read_text())
+
+    def stop_at_test(entry: dict, *args, **kwargs):
+        Recorder.log(recorder, entry)
+        if "test/acc" in entry:
+            raise Finished
+    recorder.log = stop_at_test
+    with tempfile.TemporaryDirectory() as out:
+        cfg = OmegaConf.create({
+            "dset": {"_target_": "experiments.data_utils.SirenDataset", "data_path": str(export.resolve()),
+                     "prefix": "wsbench", "split_points": split_points},
+            "nfnet": published["nfnet"], "opt": published["opt"], "batch_size": batch, "warmup_steps": warmup,
+            "max_steps": steps, "extra_aug": 0, "compile": False, "output_dir": out, "seed": seed})
+        torch.manual_seed(seed)  # their main seeds nothing
+        torch.set_num_threads(1)
+        start = time.process_time()
+        with on_the_cpu(WeightSpaceFeatures):
+            try:
+                their_main.main(cfg)
+            except Finished:
+                pass
+        cpu = time.process_time() - start
+    vals = [entry["val/acc"] for entry in recorder.logs if "val/acc" in entry]
+    tests = [entry["test/acc"] for entry in recorder.logs if "test/acc" in entry]
+    if not tests:
+        raise SystemExit("their training logged no test accuracy")
+    params = {**check.wsbench_params(published, published["nfnet"]), "warmup_steps": warmup, "epochs": epochs}
+    wsbench = (f"wsbench run --method nfn --dataset {dataset} --seeds {seed}-{seed} "
+               + " ".join(f"--param {k}={v}" for k, v in params.items() if k != "mode"))
+    return {"val_best_acc": 100 * max(vals), "test_acc_at_best_val": 100 * tests[-1], "evaluations": len(vals),
+            "epochs": epochs, "steps": steps, "warmup_steps": warmup,
+            "train_samples": steps * batch, "cpu_s": round(cpu, 1), "config": published["files"],
+            "wsbench_command": wsbench}
+
+
+METHODS = {"neural-graph": neural_graph, "scalegmn": scalegmn, "nfn": nfn}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("method", choices=sorted(METHODS))
     parser.add_argument("authors", type=Path, help="a checkout of the authors' repository (outside this project)")
-    parser.add_argument("export", type=Path, help="a `wsbench zoo export --format inr-set` folder")
+    parser.add_argument("export", type=Path, help="a `wsbench zoo export` folder (--format nfn for nfn, else inr-set)")
     parser.add_argument("--epochs", type=int, required=True, help="training epochs of the budget")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="result file (default results/side-by-side/<method>-<data>.json)")

@@ -49,3 +49,29 @@ def test_equal_sides_pass_and_a_different_network_or_optimiser_fails(tmp_path):
         report("toy", args, {"commit": None}, {"file": "toy.yml"}, same, rates, adapter_version=3)
     written = json.loads(args.out.read_text())
     assert done.value.code == 0 and written["equal"] and written["adapter_version"] == 3
+
+
+def test_side_by_side_keeps_the_authors_cuda_calls_on_the_cpu_and_restores_them():
+    from crosscheck.side_by_side import Unused, on_the_cpu
+
+    class Features:
+        def to(self, device):
+            raise AssertionError(f"moved to {device}")
+
+    original = torch.Tensor.cuda
+    with on_the_cpu(Features):
+        x = torch.ones(3).cuda()
+        model = nn.Linear(3, 2).cuda()
+        features = Features()
+        assert features.to("cuda") is features
+        assert model(x).device.type == "cpu"
+    assert torch.Tensor.cuda is original and nn.Module.cuda is not None
+    with pytest.raises(AssertionError, match="moved to cuda"):
+        Features().to("cuda")
+
+    # an import that their loader makes for paths the run never takes resolves to no-ops,
+    # while the module machinery's dunder lookups still fail as for a real module
+    module = Unused("torchvision")
+    assert module.transforms() is None
+    with pytest.raises(AttributeError):
+        module.__file__
