@@ -117,6 +117,8 @@ def budget_curves(tune_runs: list[dict], table_runs: list[dict], title: str, pat
     for r, head in sorted(lines, key=lambda item: (item[0]["method"], item[1])):
         x, y = samples_seen(r, head), 100 * np.asarray(r["heads"][head]["val_curve"])
         label = r["method"] if len(r["heads"]) == 1 else f"{r['method']} {head}"
+        if "network" in r["params"]:  # methods that offer the authors' network and their own
+            label += f" network={r['params']['network']}"
         (line,) = ax.plot(x, y, label=f"{label} ({r['params']['epochs']} epochs, seed {r['seed']})")
         if (point := table_point(r, head, table_runs)) is not None:  # on this run's scale
             epochs, val_acc = point
