@@ -58,14 +58,14 @@ def test_side_by_side_keeps_the_authors_cuda_calls_on_the_cpu_and_restores_them(
         def to(self, device):
             raise AssertionError(f"moved to {device}")
 
-    original = torch.Tensor.cuda
+    original, original_module = torch.Tensor.cuda, nn.Module.cuda
     with on_the_cpu(Features):
         x = torch.ones(3).cuda()
         model = nn.Linear(3, 2).cuda()
         features = Features()
         assert features.to("cuda") is features
         assert model(x).device.type == "cpu"
-    assert torch.Tensor.cuda is original and nn.Module.cuda is not None
+    assert torch.Tensor.cuda is original and nn.Module.cuda is original_module
     with pytest.raises(AssertionError, match="moved to cuda"):
         Features().to("cuda")
 
