@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from wsbench.api import (ConvEncoder, DataSplits, Field, HyperNetwork, Loop, Method, MethodOutput, Param,
-                         Reconstruction, RunContext, generate, mlp, parse_widths, random_queries, siren_layout,
-                         split_fields, stage_result, train_feature_head)
+                         Reconstruction, RunContext, generate, mlp, parse_widths, random_queries, require_compiler,
+                         siren_layout, split_fields, stage_result, train_feature_head)
 
 
 def fit_latents(hyper: HyperNetwork, field: Field, init: torch.Tensor, p: dict, ctx: RunContext,
@@ -69,6 +69,9 @@ class HyperINR(Method):
         "fit_lr": Param(1e-2, "learning rate of latent fitting", above=0),
         "fit_chunk": Param(128, "samples fitted together", low=1),
         "refit_train": Param(True, "train the heads on train latents re-fitted like the test ones"),
+        "compile": Param(False, "run the generated INRs' loss as one torch.compile program in training and latent "
+                                "fitting (fused sines; not bit-identical; needs a C++ compiler on a CPU)",
+                         legacy=False),
         "encoder": Param(False, "Egri's variant: a CNN encoder maps the image to z"),
         "cls_weight": Param(0.0, "encoder variant: weight of a classification loss on z", low=0),
         "head_hidden": Param("512,512", "hidden widths of the MLP heads", widths=True),
@@ -98,6 +101,9 @@ class HyperINR(Method):
         fields = split_fields(data)
         layout = siren_layout(data, parse_widths(p["siren_hidden"]), p["w0"])
         hyper = HyperNetwork(p["latent_dim"], parse_widths(p["hyper_hidden"]), layout).to(device)
+        if p["compile"]:
+            require_compiler(device, "--param compile=false")
+            hyper.compile_loss()
         num_params = {"hypernetwork": sum(q.numel() for q in hyper.parameters()), "inr": layout.num_params}
 
         if p["encoder"]:

@@ -53,3 +53,30 @@ def test_compiled_fitting_fits_alike_into_a_zoo_of_its_own(monkeypatch):
     with pytest.raises(UserError, match=r"C\+\+ compiler.*inr_compile=false"):
         from wsbench.train.compiled import require_compiler
         require_compiler(torch.device("cpu"), "inr_compile=false (--zoo-param or --param)")
+
+
+def test_compiled_hypernetwork_loss_gives_the_same_losses_and_gradients():
+    """HyperINR's compile: its loss and both gradients (hypernetwork, latents) as the plain
+    ones, up to float rounding, at two batch and query sizes (one program for both)."""
+    from wsbench.api import HyperNetwork, SirenLayout
+    from wsbench.inr.fields import Field
+    from wsbench.inr.siren import pixel_grid
+    layout = SirenLayout((2, 16, 16, 1))
+    field = Field(pixel_grid(8, 8), torch.rand(6, 64, 1, generator=torch.Generator().manual_seed(0)), "mse")
+    torch.manual_seed(0)
+    plain = HyperNetwork(4, (32,), layout)
+    fused = HyperNetwork(4, (32,), layout)
+    fused.load_state_dict(plain.state_dict())
+    fused.compile_loss()
+    for batch, queries in ((6, None), (4, torch.arange(0, 64, 3))):
+        z = torch.randn(batch, 4, generator=torch.Generator().manual_seed(batch))
+        grads = []
+        for net in (plain, fused):
+            net.zero_grad()
+            zz = z.clone().requires_grad_(True)
+            loss = net.loss(zz, field.take(slice(0, batch)), queries)
+            loss.sum().backward()
+            grads.append((loss.detach(), zz.grad, net.net[0].weight.grad))
+        for a, b in zip(*grads):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    assert list(fused.state_dict()) == list(plain.state_dict())

@@ -32,7 +32,7 @@ from wsbench.models.nfn_classifier import NFNClassifier
 from wsbench.models.canonical import PhaseFolded
 from wsbench.models.scalegmn import ScaleGMN
 from wsbench.models.scalegmn_b import ScaleGMNB
-from wsbench.train.compiled import compile_module
+from wsbench.train.compiled import compile_module, require_compiler
 from wsbench.train.heads import penultimate_features, predict, train_classifier, train_feature_head
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.train.onecycle import OneCycleOptimisation
@@ -53,7 +53,8 @@ __all__ = [
     "ConvEncoder", "DWSNet", "EndToEndMWT", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
     "NeuralGraph", "NeuralGraphPNA", "PhaseFolded", "ScaleGMN", "ScaleGMNB", "generate", "mlp",
     # training
-    "CHECKPOINT_STEPS", "Loop", "OneCycleOptimisation", "Optimisation", "compile_module", "penultimate_features", "predict", "stage_result",
+    "CHECKPOINT_STEPS", "Loop", "OneCycleOptimisation", "Optimisation", "compile_module", "penultimate_features", "predict",
+    "require_compiler", "stage_result",
     "train_classifier", "train_feature_head",
     # the two-stage zoo methods' base
     "ZooMethod",

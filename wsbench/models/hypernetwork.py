@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsbench.inr.fields import Field
+from wsbench.inr.fields import Field, per_sample_loss
 from wsbench.inr.siren import SirenLayout, siren_forward
 from wsbench.models.mlp import mlp
 
@@ -31,7 +31,17 @@ class HyperNetwork(nn.Module):
     def loss(self, z: torch.Tensor, field: Field, queries: torch.Tensor | None) -> torch.Tensor:
         """Per-sample loss of the generated INRs on a subset of the field's queries."""
         coords, target = field.at(queries)
-        return field.per_sample_loss(siren_forward(self.layout, self(z), coords), target)
+        return self.loss_at(z, coords, target, field.loss)
+
+    def loss_at(self, z: torch.Tensor, coords: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+        return per_sample_loss(kind, siren_forward(self.layout, self(z), coords), target)
+
+    def compile_loss(self) -> None:
+        """Run `loss` as one torch.compile program (batch and query counts dynamic). Its time
+        goes to elementwise passes over (B, queries, width) activations (sines, their cosines
+        in the backward pass), which Inductor fuses; its sine differs from ATen's in the last
+        bit, so a compiled run is not bit-identical to a plain one."""
+        self.loss_at = torch.compile(self.loss_at, dynamic=True)
 
 
 class ConvEncoder(nn.Module):
