@@ -35,7 +35,7 @@ from torch import nn
 from crosscheck.common import (STEPS, Side, arguments, checkout, compare, digits_train, profile_mismatches,
                                registry, report, samples_per_second, stand_in)
 from wsbench.core.params import resolve
-from wsbench.models.mwt_transformer import EndToEndMWT
+from wsbench.models.mwt_transformer import EndToEndMWT, pixel_targets
 
 SIZE = 8  # digits are 8x8
 SUBSET_STEPS = 4  # training steps of the half-pixel run
@@ -197,7 +197,7 @@ def wsbench_side(model: EndToEndMWT, conf: dict, total_steps: int) -> Side:
     seeds = Seeds()
 
     def run(images: torch.Tensor, seed: int):
-        return plugin.authors_forward(model, images, params, torch.Generator().manual_seed(seed))
+        return plugin.authors_forward(model, *pixel_targets(images), params, torch.Generator().manual_seed(seed))
 
     def logits(images: torch.Tensor) -> torch.Tensor:
         return run(images, 0)[1]

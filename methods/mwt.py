@@ -11,7 +11,8 @@ not hear from it). The method receives the signals, not a zoo: test samples are
 fitted with the same k steps, then classified.
 
 `network=authors` is the authors' model and recipe (wsbench.models.mwt_transformer, checked
-function for function against their code by crosscheck/mwt.py; images only). `network=wsbench`,
+function for function against their code by crosscheck/mwt.py on images; on shapes it fits the
+harness's UDF queries, as their 3-d variant fits theirs). `network=wsbench`,
 the default and the parameter's legacy value, is wsbench's variant (wsbench.models.mwt).
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ class MWT(Method):
     description = "meta-learned SIREN fitting + neuron-token Transformer, trained end to end (Gielisse 2025)"
     modalities = ("image", "pointcloud")
     params = {
-        "network": Param("wsbench", "authors: their SIREN, Transformer and one-cycle recipe (images); wsbench: "
+        "network": Param("wsbench", "authors: their SIREN, Transformer and one-cycle recipe; wsbench: "
                                     "wsbench's variant", choices=("authors", "wsbench"), legacy="wsbench"),
         "hidden": Param("32,32,32", "hidden widths of the SIREN", widths=True),
         "inner_steps": Param(3, "k: SGD steps from theta per sample", low=1),
@@ -117,24 +118,23 @@ class MWT(Method):
 
     def run_authors(self, data: DataSplits, p: dict, ctx: RunContext) -> MethodOutput:
         """The authors' MWT (wsbench.models.mwt_transformer, checked against their code by
-        crosscheck/mwt.py) trained as their train.py trains it: images rescaled to [-1, 1],
-        pixels drawn per image, one-cycle AdamW over theta with the output map, the rates and
-        the classifier, each group's gradient clipped. Its SIREN is not wsbench's (a first
-        layer at omega, the others at 1, an output map outside phi), so the run keeps no
-        reconstruction to score."""
-        if data.modality != "image":
-            raise UserError(f"--param network=authors: the authors' MWT fits images, not {data.modality}s; "
-                            f"use network=wsbench")
+        crosscheck/mwt.py) trained as their train.py trains it: images rescaled to [-1, 1]
+        (shapes: their UDF values as they are, the SIREN from 3-d points), queries drawn per
+        sample, one-cycle AdamW over theta with the output map, the rates and the classifier,
+        each group's gradient clipped. Its SIREN is not wsbench's (a first layer at omega, the
+        others at 1, an output map outside phi), so the run keeps no reconstruction to score."""
         device = ctx.device
-        images = {split: getattr(data, split).x for split in ("train", "val", "test")}
-        net = self.authors_network(images["train"].shape[-1], data.num_classes, p).to(device)
-        steps = self.outer_steps(len(images["train"]), p)
+        targets = self.authors_targets(data)
+        coords, values = targets["train"](slice(0, 1))
+        net = self.authors_network(values.shape[-1], data.num_classes, p, in_dim=coords.shape[-1]).to(device)
+        steps = self.outer_steps(len(data.train), p)
         opt = self.authors_optimiser(net, p, steps)
         y = data.train.y.to(device)
 
         def outer_step(idx: torch.Tensor, gen: torch.Generator) -> dict[str, float]:
             net.train()
-            rec, logits = self.authors_forward(net, images["train"][idx].to(device), p, gen)
+            coords, values = targets["train"](idx)
+            rec, logits = self.authors_forward(net, coords.to(device), values.to(device), p, gen)
             ce = nn.functional.cross_entropy(logits, y[idx.to(device)])
             opt.step(rec.mean() + ce)
             return {"rec": rec.mean().item(), "ce": ce.item()}
@@ -145,13 +145,15 @@ class MWT(Method):
             gen = torch.Generator().manual_seed(ctx.seed + 1)
             labels = []
             with torch.no_grad(), penultimate_features(net.classifier) as features:
-                for chunk in images[split].split(p["fit_chunk"]):
-                    coords, values, draws = self.authors_pixels(chunk.to(device), p["fit_query_fraction"], p, gen)
-                    delta = net.fit(coords, values, draws, create_graph=False)
+                for chunk in torch.arange(len(getattr(data, split))).split(p["fit_chunk"]):
+                    coords, values = targets[split](chunk)
+                    draws = self.authors_draws(values, p["fit_query_fraction"], p, gen)
+                    delta = net.fit(coords.to(device), values.to(device), [d.to(device) for d in draws],
+                                    create_graph=False)
                     labels.append(net.classifier(delta.detach()).argmax(1).cpu())
             return torch.cat(labels).numpy(), torch.cat(features).numpy()
 
-        result = self.train(ctx, p, len(images["train"]), {"net": net, "opt": opt.opt, "sched": opt.scheduler},
+        result = self.train(ctx, p, len(data.train), {"net": net, "opt": opt.opt, "sched": opt.scheduler},
                             outer_step, predict, net.classifier)
         num_params = {"theta+rates": sum(t.numel() for t in net.siren.parameters()) + net.rates.numel(),
                       "classifier": result.num_params}
@@ -186,13 +188,14 @@ class MWT(Method):
         return result
 
     @staticmethod
-    def authors_network(channels: int, num_classes: int, p: dict) -> EndToEndMWT:
-        """The authors' model of 2D images with `channels` channels, at these parameters."""
+    def authors_network(channels: int, num_classes: int, p: dict, in_dim: int = 2) -> EndToEndMWT:
+        """The authors' model of signals with `channels` channels on `in_dim`-d coordinates (2:
+        images, 3: shapes' UDFs), at these parameters."""
         widths = parse_widths(p["hidden"])
         if len(widths) < 2 or len(set(widths)) > 1 or widths[0] % p["heads"]:
             raise UserError(f"--param hidden={p['hidden']} heads={p['heads']}: the authors' SIREN has two or more "
                             f"hidden layers of one width, which the attention heads divide")
-        return EndToEndMWT(2, channels, num_classes, width=widths[0], depth=len(widths) - 1, omega=p["omega"],
+        return EndToEndMWT(in_dim, channels, num_classes, width=widths[0], depth=len(widths) - 1, omega=p["omega"],
                            inner_steps=p["inner_steps"], lam=p["lam"], blocks=p["layers"],
                            head_dim=widths[0] // p["heads"])
 
@@ -206,18 +209,27 @@ class MWT(Method):
                            (net.classifier.parameters(), p["cls_lr"])], steps)
 
     @staticmethod
-    def authors_pixels(images: torch.Tensor, fraction: float, p: dict, gen: torch.Generator):
-        """Images (B, H, W, C) in [0, 1] -> the pixel grid, the targets in [-1, 1] and the k + 1
-        draws of `fraction` of each image's pixels (per image, without replacement)."""
-        coords, values = pixel_targets(images)
+    def authors_targets(data: DataSplits) -> dict:
+        """Per split, sample indices -> what the authors fit: images as the pixel grid (H*W, 2)
+        and values rescaled to [-1, 1]; shapes as their UDF queries (B, Q, 3) and distances."""
+        if data.modality == "image":
+            return {split: lambda idx, x=getattr(data, split).x: pixel_targets(x[idx])
+                    for split in ("train", "val", "test")}
+        fields = split_fields(data)
+        return {split: lambda idx, f=fields[split]: (f.coords[idx], f.values[idx]) for split in fields}
+
+    @staticmethod
+    def authors_draws(values: torch.Tensor, fraction: float, p: dict, gen: torch.Generator) -> list[torch.Tensor]:
+        """The k + 1 draws of `fraction` of each sample's queries (per sample, without replacement)."""
         count = max(1, int(values.shape[1] * fraction))
-        draws = draw_pixels(len(images), values.shape[1], count, p["inner_steps"] + 1, gen)
-        return coords, values, [d.to(images.device) for d in draws]
+        return draw_pixels(len(values), values.shape[1], count, p["inner_steps"] + 1, gen)
 
     @classmethod
-    def authors_forward(cls, net: EndToEndMWT, images: torch.Tensor, p: dict, gen: torch.Generator):
-        """The training forward pass: per-image reconstruction losses and logits."""
-        return net(*cls.authors_pixels(images, p["query_fraction"], p, gen), p["w_cls"])
+    def authors_forward(cls, net: EndToEndMWT, coords: torch.Tensor, values: torch.Tensor, p: dict,
+                        gen: torch.Generator):
+        """The training forward pass: per-sample reconstruction losses and logits."""
+        draws = [d.to(values.device) for d in cls.authors_draws(values, p["query_fraction"], p, gen)]
+        return net(coords, values, draws, p["w_cls"])
 
     @staticmethod
     def fitted(net: MWTNetwork, field: Field, p: dict, ctx: RunContext) -> torch.Tensor:

@@ -129,9 +129,9 @@ def test_one_cycle_clips_each_group_on_its_own_and_follows_the_cycle():
     assert opt.opt.param_groups[1]["betas"][0] < 0.95
 
 
-def test_the_plugin_runs_the_authors_model_on_images_and_refuses_point_clouds(dirs, cli, tmp_path):
+def test_the_plugin_runs_the_authors_model_on_images_and_on_shapes(dirs, cli, tmp_path):
     """`--param network=authors` trains the authors' model through the harness, evaluating
-    `evals` times; on point clouds it stops with an error that names the parameter."""
+    `evals` times; on shapes its SIREN maps 3-d points to distances at the UDF queries."""
     from conftest import discover_all, records, tiny_shapenet10
     from wsbench.core.params import resolve
     _, results = dirs
@@ -141,8 +141,23 @@ def test_the_plugin_runs_the_authors_model_on_images_and_refuses_point_clouds(di
     assert code == 0 and rec["status"] == "ok", rec.get("error", err)
     assert rec["params"]["network"] == "authors" and len(rec["heads"]["phi"]["val_curve"]) == 2  # smoke: 2 evals
     cls = discover_all().methods["mwt"]
-    net = cls.authors_network(1, 10, resolve(cls, {"network": "authors"}, "smoke"))
-    assert isinstance(net, EndToEndMWT)
+    net = cls.authors_network(1, 10, resolve(cls, {"network": "authors"}, "smoke"), in_dim=3)
+    assert isinstance(net, EndToEndMWT) and net.siren.layout.widths[0] == 3
     code, _, err = cli("run", "--method", "mwt", *tiny_shapenet10(cli, tmp_path / "src"), "--profile", "smoke",
                        "--param", "network=authors", "--quiet")
-    assert code != 0 and "network=authors" in err
+    shape = [r for r in records(results) if r["dataset"] != "synthetic"]
+    assert code == 0 and len(shape) == 1 and shape[0]["status"] == "ok", err
+    # theta of the smoke SIREN 3-8-8 and its rates for 2 inner steps, the output map 8 -> 1 and its scale
+    assert shape[0]["num_params"]["theta+rates"] == (1 + 2) * (3 * 8 + 8 + 8 * 8 + 8) + 8 + 1 + 1
+
+
+def test_queries_of_per_sample_coordinates_are_gathered_per_sample():
+    """A shape's UDF queries differ per sample: sample b's query i is coords[b, i]."""
+    from wsbench.models.mwt_transformer import at_pixels
+    coords, values = torch.randn(2, 5, 3), torch.randn(2, 5, 1)
+    idx = torch.tensor([[4, 0], [1, 3]])
+    where, target = at_pixels(coords, values, idx)
+    torch.testing.assert_close(where, torch.stack([coords[0, [4, 0]], coords[1, [1, 3]]]))
+    torch.testing.assert_close(target, torch.stack([values[0, [4, 0]], values[1, [1, 3]]]))
+    shared, _ = at_pixels(coords[0], values, idx)
+    torch.testing.assert_close(shared, coords[0][idx])

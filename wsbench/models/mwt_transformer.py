@@ -42,8 +42,12 @@ def draw_pixels(batch: int, pixels: int, count: int, draws: int, generator: torc
 
 
 def at_pixels(coords: torch.Tensor, values: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image coordinates (B, n, d) and targets (B, n, C) at per-image pixel indices (B, n)."""
-    return coords[idx], values.gather(1, idx.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
+    """Per-sample coordinates (B, n, d) and targets (B, n, C) at per-sample query indices (B, n),
+    from coordinates shared by every sample (Q, d), as pixels are, or per sample (B, Q, d), as
+    a shape's UDF queries are."""
+    def gather(t: torch.Tensor) -> torch.Tensor:
+        return t.gather(1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
+    return coords[idx] if coords.dim() == 2 else gather(coords), gather(values)
 
 
 class MWTSiren(nn.Module):
