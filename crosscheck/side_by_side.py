@@ -1,7 +1,7 @@
 """The authors' own training code on a wsbench zoo export, at a budget this machine can run,
 for the side-by-side with wsbench's run of the same network and recipe.
 
-    python -m crosscheck.side_by_side neural-graph|scalegmn|nfn AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
+    python -m crosscheck.side_by_side dwsnet|neural-graph|scalegmn|nfn AUTHORS_CHECKOUT EXPORT --epochs E [--seed S]
 
 EXPORT is `wsbench zoo export` of a fitted zoo, `--format inr-set` (`--format nfn` for NFN).
 The neural graph's side is
@@ -21,7 +21,12 @@ training INRs in place of 200,000 steps, the 10,000-step warm-up scaled by the s
 without their 10 refitted copies of every image (the export holds one INR an image), their
 evaluation every 3,000 steps and at the last, on the CPU (their `.cuda()` calls left on the
 CPU), no data-loading workers; their closing evaluation on the whole train set, which the
-comparison does not use, is skipped. Their wandb logging is replaced by a
+comparison does not use, is skipped. DWSNet's side is their experiments/mnist/trainer.py run as
+its command line runs it, at its defaults (DWSNet, AdamW with AMSGrad at a constant 5e-3,
+batch 512, their weight augmentations, per-entry normalisation by the export's statistics)
+for E epochs, no data-loading workers, evaluated every epoch; its wsbench command is the
+plugin's `paper` profile on the export's zoo, which departs from their network and recipe
+where the profile says so. Their wandb logging is replaced by a
 recorder; the result (best validation accuracy, the
 test accuracy at it, CPU seconds) is printed and written as JSON, with the wsbench command
 that trains the same network and recipe on the same zoo and budget.
@@ -211,6 +216,14 @@ class Unused(types.ModuleType):
         return lambda *args, **kwargs: None
 
 
+def stand_in_torchvision() -> None:
+    """Where torchvision is not installed, an `Unused` module for imports of it that the
+    side by side never calls (image data sets and their transforms)."""
+    if importlib.util.find_spec("torchvision") is None:
+        sys.modules.update({name: Unused(name) for name in ("torchvision", "torchvision.datasets")})
+        sys.modules["torchvision"].transforms = sys.modules["torchvision"].datasets = sys.modules["torchvision.datasets"]
+
+
 def nfn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:
     from omegaconf import OmegaConf
     from crosscheck import nfn as check
@@ -220,9 +233,7 @@ def nfn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> di
     sys.modules["wandb"] = recorder = Recorder()
     published = check.published(authors)
     sys.path.insert(0, str(authors / "experiments" / "perceiver-pytorch"))  # their models.py imports it
-    if importlib.util.find_spec("torchvision") is None:  # their data_utils imports it for image data sets
-        sys.modules.update({name: Unused(name) for name in ("torchvision", "torchvision.datasets")})
-        sys.modules["torchvision"].transforms = sys.modules["torchvision"].datasets = sys.modules["torchvision.datasets"]
+    stand_in_torchvision()  # their data_utils imports it for image data sets
     from experiments import classify_siren as their_main
     from nfn.common import WeightSpaceFeatures
     loader = torch.utils.data.DataLoader
@@ -267,7 +278,39 @@ def nfn(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> di
             "wsbench_command": wsbench}
 
 
-METHODS = {"neural-graph": neural_graph, "scalegmn": scalegmn, "nfn": nfn}
+def dwsnet(authors: Path, export: Path, dataset: str, epochs: int, seed: int) -> dict:
+    import runpy
+    from crosscheck.common import registry
+    from wsbench.zoo.method import ZooMethod
+    sys.modules["wandb"] = recorder = Recorder()
+    stand_in_torchvision()  # the Fourier-feature package their INR module imports loads it for its data loader
+    script = authors / "experiments" / "mnist" / "trainer.py"
+    argv, sys.argv = sys.argv, [str(script), "--data-path", str(export.resolve() / "splits.json"), "--statistics-path",
+                                str(export.resolve() / "statistics.pth"), "--n-epochs", str(epochs),
+                                "--num-workers", "0", "--seed", str(seed), "--wandb"]
+    torch.set_num_threads(1)
+    start = time.process_time()
+    try:  # their script as its command line runs it, at its defaults but for these flags
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    cpu = time.process_time() - start
+    evaluations = [entry for entry in recorder.logs if "test/best_acc" in entry]
+    if not evaluations:
+        raise SystemExit("their training logged no evaluation")
+    paper = registry().method("dwsnet").profiles["paper"]
+    params = {**{k: v for k, v in paper.items() if k not in ZooMethod.DWSNET_SET}, "epochs": epochs}
+    wsbench = (f"wsbench run --method dwsnet --dataset {dataset} --seeds {seed}-{seed} "
+               + " ".join(f"--param {k}={v}" for k, v in params.items()))
+    splits = json.loads((export / "splits.json").read_text())
+    last = evaluations[-1]
+    return {"val_best_acc": 100 * last["val/best_acc"], "test_acc_at_best_val": 100 * last["test/best_acc"],
+            "evaluations": len(evaluations), "epochs": epochs, "train_samples": epochs * len(splits["train"]["label"]),
+            "cpu_s": round(cpu, 1), "config": "experiments/mnist/trainer.py defaults (--model dwsnet)",
+            "wsbench_command": wsbench}
+
+
+METHODS = {"dwsnet": dwsnet, "neural-graph": neural_graph, "scalegmn": scalegmn, "nfn": nfn}
 
 
 def main() -> None:
