@@ -17,6 +17,7 @@ the check builds it without that argument, its get_lr (the schedule) untouched.
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import random
@@ -24,8 +25,9 @@ import sys
 
 import torch
 
-from crosscheck.common import (Side, arguments, checkout, compare, profile_mismatches, registry, report,
-                               samples_per_second, stand_in, without_verbose, wsbench_inrs)
+from crosscheck.common import (SHORT_WARMUP, Side, arguments, checkout, compare, profile_mismatches, registry,
+                               report, samples_per_second, stand_in, with_short_warmup, without_verbose,
+                               wsbench_inrs)
 from wsbench.core.params import resolve
 from wsbench.inr.siren import SirenLayout
 from wsbench.models import kofinas_augment as augmentation
@@ -100,10 +102,17 @@ def plugin_params(published) -> dict:
     return resolve(cls, {"dropout": "0"}, "paper")
 
 
-def sides(cfg, params: dict, layout: SirenLayout, dtype: torch.dtype) -> tuple[Side, Side, dict]:
+def sides(cfg, params: dict, layout: SirenLayout, dtype: torch.dtype,
+          warmup: int | None = None) -> tuple[Side, Side, dict]:
+    """Both models from the same parameters, each with its own optimisation; `warmup`: both
+    sides' warm-up steps in place of the configuration's."""
     from hydra.utils import instantiate
     from experiments.lr_scheduler import WarmupLRScheduler
     Warmup = without_verbose(WarmupLRScheduler)
+    if warmup is not None:  # both sides' warm-up in place of the configuration's
+        cfg = copy.deepcopy(cfg)
+        cfg.scheduler.warmup_steps = warmup
+        params = {**params, "warmup_steps": warmup}
 
     torch.manual_seed(SEED)
     theirs = instantiate(cfg.model, layer_layout=list(layout.widths)).to(dtype).train()
@@ -205,7 +214,8 @@ def main() -> None:
     layout, weights, labels = wsbench_inrs(max(64, args.batch))
     torch.set_default_dtype(torch.float64)  # their graph constructor allocates its tensors in the default dtype
     authors, ours, constants = sides(cfg, params, layout, torch.float64)
-    result = compare(authors, ours, weights, labels, args.batch)
+    short = compare(*sides(cfg, params, layout, torch.float64, SHORT_WARMUP)[:2], weights, labels, args.batch)
+    result = with_short_warmup(compare(authors, ours, weights, labels, args.batch), short)
     result["augmentation"] = compare_augmentation(layout, weights[:AUGMENTED_INRS])
     torch.set_default_dtype(torch.float32)
     authors32, ours32, _ = sides(cfg, params, layout, torch.float32)
@@ -225,7 +235,8 @@ def main() -> None:
                      "optim": OmegaConf.to_container(cfg.optim, resolve=True),
                      "scheduler": OmegaConf.to_container(cfg.scheduler, resolve=True),
                      "clip_grad_max_norm": cfg.clip_grad_max_norm if cfg.clip_grad else None,
-                     "n_epochs": cfg.n_epochs, "batch_size": cfg.batch_size, **constants}
+                     "n_epochs": cfg.n_epochs, "batch_size": cfg.batch_size,
+                     "loss_check_also_with_warmup_steps": SHORT_WARMUP, **constants}
     configuration["model"]["graph_constructor"].pop("inr_model", None)  # probe features off: unused
     report("neural-graph", args, source, configuration, result, rates,
            adapter_version=registry().method("neural-graph").version, adapter_params={"network": "authors"})

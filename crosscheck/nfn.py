@@ -28,14 +28,13 @@ import yaml
 from torch import nn
 from torch.utils.data import default_collate
 
-from crosscheck.common import (Side, arguments, checkout, compare, profile_mismatches, registry, report,
-                                samples_per_second, wsbench_inrs)
+from crosscheck.common import (SHORT_WARMUP, Side, arguments, checkout, compare, profile_mismatches, registry,
+                               report, samples_per_second, with_short_warmup, wsbench_inrs)
 from wsbench.core.params import resolve
 from wsbench.inr.siren import SirenLayout, pixel_grid, siren_forward
 from wsbench.models.nfn_classifier import NFNClassifier
 
 CONFIGS = Path("experiments") / "classify_siren_configs"
-SHORT_WARMUP = 10
 
 
 def load(root: Path, name: str) -> dict:
@@ -247,9 +246,7 @@ def main() -> None:
     theirs.load_state_dict(initial)
     ours.load_state_dict(start)
     short = compare(*sides(authors, wsbench, theirs, ours, config["opt"], SHORT_WARMUP), weights, labels, args.batch)
-    result["max_loss_difference"] = max(result["max_loss_difference"], short["max_loss_difference"])
-    result["short_warmup"] = {"warmup_steps": SHORT_WARMUP, **{k: v for k, v in short.items()
-                                                              if k != "max_logit_relative_error"}}
+    result = with_short_warmup(result, short)
 
     torch.set_default_dtype(torch.float32)
     theirs.load_state_dict(initial)

@@ -18,6 +18,7 @@ the check builds it without that argument, its get_lr untouched.
 """
 from __future__ import annotations
 
+import copy
 import io
 import math
 import sys
@@ -27,8 +28,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from crosscheck.common import (Side, arguments, checkout, compare, profile_mismatches, registry, report,
-                               samples_per_second, stand_in, without_verbose, wsbench_inrs)
+from crosscheck.common import (SHORT_WARMUP, Side, arguments, checkout, compare, profile_mismatches, registry,
+                               report, samples_per_second, stand_in, with_short_warmup, without_verbose,
+                               wsbench_inrs)
 from wsbench.core.params import resolve
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.canonical import fold_phases
@@ -189,15 +191,23 @@ class Wsbench:
             sys.exit(f"scalegmn's paper profile is not the authors' configuration: {'; '.join(mismatches)}")
 
 
-def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype, wsbench: Wsbench) -> tuple[Side, Side]:
+def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype, wsbench: Wsbench,
+          warmup: int | None = None) -> tuple[Side, Side]:
+    """Both models from the same parameters, each with its own optimisation; `warmup`: both
+    sides' warm-up steps in place of the configuration's."""
     from src.scalegmn.models import ScaleGMN
     from src.utils.loss import select_criterion
     from src.utils.optim import setup_optimization
 
+    params = wsbench.params
+    if warmup is not None:
+        conf = copy.deepcopy(conf)
+        conf["optimization"]["scheduler_args"]["warmup_steps"] = warmup
+        params = {**params, "warmup_steps": warmup}
     args, opt = conf["scalegmn_args"], conf["optimization"]
     torch.manual_seed(SEED)
     theirs = ScaleGMN(args).to(dtype).train()
-    model = wsbench.cls().build(layout, args["readout_args"]["d_out"], wsbench.params).to(dtype).train()
+    model = wsbench.cls().build(layout, args["readout_args"]["d_out"], params).to(dtype).train()
     ours = model.net  # ScaleGMN-B behind the phase fold
     state = theirs.state_dict()
     names = parameter_names(args["num_layers"])
@@ -225,11 +235,11 @@ def sides(conf: dict, layout: SirenLayout, dtype: torch.dtype, wsbench: Wsbench)
             scheduler.step()
         return loss.item()
 
-    optimiser = wsbench.cls().optimisation(wsbench.params).build(model, wsbench.params["epochs"])
+    optimiser = wsbench.cls().optimisation(params).build(model, params["epochs"])
 
     def wsbench_logits(flat):
         stats = torch.stack([flat.abs().mean(0), flat.std(0)])  # unused by network=authors: raw weights
-        return model(wsbench.cls().normaliser(stats, torch.device("cpu"), wsbench.params)(flat))
+        return model(wsbench.cls().normaliser(stats, torch.device("cpu"), params)(flat))
 
     def wsbench_step(flat, y):
         return optimiser.step(wsbench_logits(flat), y).item()
@@ -252,7 +262,8 @@ def main() -> None:
             "entries_it_changes_of_wide_biases": int((folded != wide).sum()), "entries_of_wide_biases": wide.numel(),
             "changes_the_batch": not torch.equal(fold_phases(layout, weights), weights)}
     assert fold["max_difference_on_wide_biases"] == 0, f"wsbench's phase fold is not the authors': {fold}"
-    result = {**compare(authors, ours, weights, labels, args.batch), "phase_fold": fold}
+    short = compare(*sides(conf, layout, torch.float64, wsbench, SHORT_WARMUP), weights, labels, args.batch)
+    result = {**with_short_warmup(compare(authors, ours, weights, labels, args.batch), short), "phase_fold": fold}
     torch.set_default_dtype(torch.float32)
     authors32, ours32 = sides(conf, layout, torch.float32, wsbench)
     rates = {"authors": samples_per_second(authors32.train_step, weights, labels, args.batch),
@@ -260,7 +271,7 @@ def main() -> None:
     configuration = {"file": CONFIG, "layer_layout": list(layout.widths),
                      "scalegmn_args": conf["scalegmn_args"], "optimization": conf["optimization"],
                      "num_epochs": conf["train_args"]["num_epochs"], "batch_size": conf["batch_size"],
-                     "dropout_in_config": published}
+                     "dropout_in_config": published, "loss_check_also_with_warmup_steps": SHORT_WARMUP}
     report("scalegmn", args, source, configuration, result, rates, adapter_version=wsbench.cls.version,
            adapter_params={"network": "authors"})
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from crosscheck.common import Side, compare, report
+from crosscheck.common import SHORT_WARMUP, Side, compare, report, with_short_warmup
 from wsbench.train.optim import Optimisation
 
 
@@ -49,6 +49,31 @@ def test_equal_sides_pass_and_a_different_network_or_optimiser_fails(tmp_path):
         report("toy", args, {"commit": None}, {"file": "toy.yml"}, same, rates, adapter_version=3)
     written = json.loads(args.out.read_text())
     assert done.value.code == 0 and written["equal"] and written["adapter_version"] == 3
+
+
+def test_a_difference_only_after_the_warm_up_fails_through_the_short_warm_up_comparison(tmp_path):
+    """Two optimisers that differ only in weight decay agree to 1e-5 over 20 steps of a long
+    warm-up, where the rate stays tiny; the comparison at SHORT_WARMUP steps tells them apart,
+    and its loss difference is what the report judges."""
+    x = torch.randn(40, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 3, (40,), generator=torch.Generator().manual_seed(2))
+
+    def run(warmup_steps: int) -> dict:
+        model, twin = pair()
+        ours = Optimisation(1e-3, 0.01, schedule="warmup", warmup_steps=warmup_steps)
+        theirs = Optimisation(1e-3, 0.02, schedule="warmup", warmup_steps=warmup_steps)
+        return compare(side(model, ours), side(twin, theirs), x, y, batch=8)
+
+    long, short = run(10_000), run(SHORT_WARMUP)
+    assert long["max_loss_difference"] <= 1e-5 < short["max_loss_difference"]
+    both = with_short_warmup(long, short)
+    assert both["max_loss_difference"] == short["max_loss_difference"]
+    assert both["short_warmup"]["warmup_steps"] == SHORT_WARMUP
+    assert "max_logit_relative_error" not in both["short_warmup"]
+    args = argparse.Namespace(batch=8, out=tmp_path / "toy.json")
+    with pytest.raises(SystemExit) as done:
+        report("toy", args, {"commit": None}, {"file": "toy.yml"}, both, {"authors": 1.0, "wsbench": 1.0})
+    assert done.value.code == 1 and not json.loads(args.out.read_text())["equal"]
 
 
 def test_side_by_side_keeps_the_authors_cuda_calls_on_the_cpu_and_restores_them():

@@ -128,6 +128,9 @@ def test_authors_code_column_says_whether_the_row_runs_the_checked_model(tmp_pat
     chosen = {**doc, "adapter_params": {"network": "authors"}}  # one of the method's networks is the authors'
     assert covers(chosen, 3, {"network": "authors", "lr": 1e-3}) and not covers(chosen, 3, {"network": "wsbench"})
     assert "the rows of version 3 with network=authors use it" in section({"scalegmn": chosen})
+    assert "warm-up" not in section({"scalegmn": doc})
+    assert "losses within 4.0e-16 at the published warm-up and at 10 steps" in section(
+        {"scalegmn": {**doc, "short_warmup": {"warmup_steps": 10}}})
     assert "the authors' is network=authors" in cell(chosen, 3, {"network": "wsbench"})  # where to find it
     (tmp_path / "crosscheck").mkdir()
     (tmp_path / "crosscheck" / "scalegmn.json").write_text(json.dumps(doc))

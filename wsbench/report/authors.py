@@ -65,9 +65,11 @@ def section(docs: dict[str, dict]) -> str:
                 else "the adapter's rows do not use it yet")
         files = doc["configuration"].get("file") or doc["configuration"].get("files") or "see the result file"
         files = ", ".join(files) if isinstance(files, list) else files
+        short = (f" at the published warm-up and at {doc['short_warmup']['warmup_steps']} steps"
+                 if "short_warmup" in doc else "")
         lines.append(f"- **{method}** ({files} "
                      f"at {(source.get('commit') or 'unknown commit')[:7]}): logits rel. error "
                      f"{doc['max_logit_relative_error']:.1e}, {doc['steps']}-step losses within "
-                     f"{doc['max_loss_difference']:.1e} -> {'equal' if doc['equal'] else 'DIFFERENT'}; "
+                     f"{doc['max_loss_difference']:.1e}{short} -> {'equal' if doc['equal'] else 'DIFFERENT'}; "
                      f"{_rates(doc)} (authors vs wsbench); {used}.")
     return "\n".join(lines)
