@@ -109,7 +109,7 @@ def sides(cfg, params: dict, layout: SirenLayout, dtype: torch.dtype,
     from hydra.utils import instantiate
     from experiments.lr_scheduler import WarmupLRScheduler
     Warmup = without_verbose(WarmupLRScheduler)
-    if warmup is not None:  # both sides' warm-up in place of the configuration's
+    if warmup is not None:
         cfg = copy.deepcopy(cfg)
         cfg.scheduler.warmup_steps = warmup
         params = {**params, "warmup_steps": warmup}
