@@ -112,6 +112,42 @@ def test_smoke_sweep_without_slurm(tmp_path, cluster):
     check_smoke_results(tmp_path, env)
 
 
+def test_local_runs_start_in_waves_no_wider_than_the_cpus(monkeypatch):
+    """The local executor starts every job it is given at once; the sweep hands it at most
+    `array_parallelism` runs at a time, and never more than the CPUs hold at `cpus_per_task`."""
+    from wsbench.cluster import submit as sub
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert sub.local_parallelism({"cpus_per_task": 1, "array_parallelism": 2}) == 2
+    assert sub.local_parallelism({"cpus_per_task": 8, "array_parallelism": 64}) == 1
+    assert sub.local_parallelism({"cpus_per_task": 2, "array_parallelism": 64}) == 4
+
+    class Job:
+        def __init__(self, log):
+            self.polls, self.log = 0, log
+
+        def done(self):  # each job ends at its second poll
+            self.polls += 1
+            return self.polls >= 2
+
+    class Executor:
+        def __init__(self):
+            self.jobs, self.widest = [], 0
+
+        def submit(self, fn, request):
+            self.jobs.append(Job(request))
+            self.widest = max(self.widest, sum(not j.polls >= 2 for j in self.jobs))
+            return self.jobs[-1]
+
+    ended, booked = [], []
+    monkeypatch.setattr(sub, "report_end", lambda spec, job, prefix, results, log: ended.append((spec, prefix)))
+    executor = Executor()
+    sub.run_in_waves(list("abcde"), [f"r{k}" for k in range(5)], executor, 2, booked.extend, Path("."), print,
+                     poll_seconds=0)
+    assert executor.widest == 2 and [j.log for j in executor.jobs] == ["r0", "r1", "r2", "r3", "r4"]
+    assert sorted(spec for spec, _ in ended) == list("abcde") and [p for _, p in ended][-1] == "  [5/5]"
+    assert [spec for spec, _ in booked] == list("abcde")
+
+
 def test_stage_jobs_share_out_a_zoos_shards(tmp_path, registry):
     """Each of a stage's jobs fits its own shards, counted over the train, val and test zoos:
     the second of two fits the one validation shard and nothing else."""

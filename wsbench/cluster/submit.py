@@ -95,34 +95,67 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     executor = make_executor(kind, folder / "logs", settings)
     run_stages(prepare, executor, log)  # shared stages run once, before the runs that need them
     run_stages(shared, executor, log)  # after the data they load is prepared
-    jobs = executor.map_array(RunJob(), [where.for_run(spec, "").to_json() for spec in todo])
+    requests = [where.for_run(spec, "").to_json() for spec in todo]
+    if kind == "local":
+        parallel = local_parallelism(settings)
+        log(f"  running {len(todo)} runs as local processes, {parallel} at a time; logs in {folder / 'logs'}")
+        run_in_waves(todo, requests, executor, parallel, lambda pairs: book_jobs(folder, kind, pairs), results, log)
+        return todo
+    jobs = executor.map_array(RunJob(), requests)
+    book_jobs(folder, kind, list(zip(todo, jobs)))
+    log(f"  submitted {len(jobs)} runs as {kind} job{'s' if len(jobs) > 1 else ''} "
+        f"{jobs[0].job_id}{'..' + str(jobs[-1].job_id) if len(jobs) > 1 else ''}; logs in {folder / 'logs'}")
+    if wait or kind != "slurm":
+        for finished, job in enumerate(submitit.helpers.as_completed(jobs, poll_frequency=5.0), 1):
+            report_end(todo[jobs.index(job)], job, f"  [{finished}/{len(todo)}]", results, log)
+    return todo
+
+
+def local_parallelism(settings: dict) -> int:
+    """Local runs at once: the array parallelism, but no more than this machine's CPUs hold at
+    `cpus_per_task` each (more would only share the same cores)."""
+    fits = max(1, (os.cpu_count() or 1) // max(1, int(settings.get("cpus_per_task") or 1)))
+    return max(1, min(int(settings.get("array_parallelism") or fits), fits))
+
+
+def run_in_waves(specs: list[RunSpec], requests: list[str], executor, parallel: int,
+                 book: Callable[[list], None], results: Path, log: Callable[[str], None],
+                 poll_seconds: float = 2.0) -> None:
+    """Start the runs as local jobs, at most `parallel` at once, each next one as one ends
+    (submitit's local executor starts every job it is given at once)."""
+    queue, running, finished = list(zip(specs, requests)), [], 0
+    while queue or running:
+        while queue and len(running) < parallel:
+            spec, request = queue.pop(0)
+            job = executor.submit(RunJob(), request)
+            book([(spec, job)])
+            running.append((spec, job))
+        time.sleep(poll_seconds)
+        for spec, job in [pair for pair in running if pair[1].done()]:
+            running.remove((spec, job))
+            finished += 1
+            report_end(spec, job, f"  [{finished}/{len(specs)}]", results, log)
+
+
+def book_jobs(folder: Path, kind: str, pairs: list) -> None:
+    """Record which job runs which run (jobs.json), so status and resubmission can tell."""
     book = read_jobs(folder / "jobs.json")
     book["cluster"] = kind
-    for spec, job in zip(todo, jobs):
+    for spec, job in pairs:
         book["runs"][spec.run_id] = {"job_id": str(job.job_id), "stdout": str(job.paths.stdout),
                                      "stderr": str(job.paths.stderr),
                                      "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")}
     atomic_write_json(folder / "jobs.json", book)
-    log(f"  submitted {len(jobs)} runs as {kind} job{'s' if len(jobs) > 1 else ''} "
-        f"{jobs[0].job_id}{'..' + str(jobs[-1].job_id) if len(jobs) > 1 else ''}; logs in {folder / 'logs'}")
-    if wait or kind != "slurm":
-        wait_for(todo, jobs, results, log)
-    return todo
 
 
-def wait_for(specs: list[RunSpec], jobs: list, results: Path, log: Callable[[str], None],
-             poll_seconds: float = 5.0) -> None:
-    """Block until every job ends (submitit's as_completed), logging each run as it ends (the
-    sweep's progress); a job that died without writing its record (killed, out of memory,
-    cancelled) gets a `failed` record naming its final state and log."""
-    spec_of = {id(job): spec for spec, job in zip(specs, jobs)}
-    for finished, job in enumerate(submitit.helpers.as_completed(jobs, poll_frequency=poll_seconds), 1):
-        spec, ended = spec_of[id(job)], f"  [{finished}/{len(specs)}]"
-        record = current_record(results, spec.run_id)
-        if record is None:
-            write_record(results, RunRecord.died(spec, f"job {job.job_id} ended {job.state} without writing its "
-                                                       f"record", log=str(job.paths.stderr)))
-            log(f"{ended} job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended "
-                f"{job.state}; log: {job.paths.stderr}")
-        else:
-            log(f"{ended} {summarize(record)}")
+def report_end(spec: RunSpec, job, ended: str, results: Path, log: Callable[[str], None]) -> None:
+    """Log a run as its job ends (the sweep's progress); a job that died without writing its
+    record (killed, out of memory, cancelled) gets a `failed` record naming its final state and log."""
+    record = current_record(results, spec.run_id)
+    if record is None:
+        write_record(results, RunRecord.died(spec, f"job {job.job_id} ended {job.state} without writing its "
+                                                   f"record", log=str(job.paths.stderr)))
+        log(f"{ended} job {job.job_id} ({spec.method} on {spec.dataset} seed {spec.seed}) ended "
+            f"{job.state}; log: {job.paths.stderr}")
+    else:
+        log(f"{ended} {summarize(record)}")
