@@ -157,13 +157,16 @@ def test_budget_curves_show_a_longer_tuning_run_with_the_tables_budget_marked(di
 
 def test_a_budget_curve_is_marked_at_the_table_row_of_its_own_configuration():
     """The dot on a tuning run's curve comes from the table's runs of the same method, head and
-    parameters (all but the epochs), of its seed: another configuration is not its budget."""
+    parameters (all but the budget's: epochs, evaluations), of its seed: another configuration
+    is not its budget."""
     from wsbench.report.figures import table_point
-    def run(epochs, network, seed=0, val=0.5):
+    def run(epochs, network, seed=0, val=0.5, evals=None):
         return {"method": "nfn", "status": "ok", "seed": seed, "heads": {"weights": {"val_acc": val}},
-                "params": {"epochs": epochs, "network": network, "lr": 1e-3}}
-    table = [run(20, "wsbench"), run(15, "authors", 1, 0.7), run(15, "authors", 0, 0.6)]
+                "params": {"epochs": epochs, "network": network, "lr": 1e-3, "evals": evals or epochs}}
+    table = [run(20, "wsbench"), run(15, "authors", 1, 0.7), run(15, "authors", 0, 0.6, evals=5)]
     assert table_point(run(80, "authors"), "weights", table) == (15, 0.6)
+    assert table_point({**run(80, "authors"), "params": {**run(80, "authors")["params"], "lr": 1e-2}}, "weights",
+                       table) is None
     assert table_point(run(80, "authors", seed=1), "weights", table) == (15, 0.7)
     assert table_point(run(80, "authors", seed=2), "weights", table) == (15, 0.7)  # no seed 2: the first seed's
     assert table_point(run(80, "authors"), "weights", table[:1]) is None

@@ -179,14 +179,14 @@ def cmd_report(args, reg) -> None:
 
 
 def cmd_similarity(args, reg) -> None:
-    from wsbench.core.records import load_records
     from wsbench.report.similarity import similarity_report
     results = results_dir(args.results)
     if args.restarts < 1:
         raise UserError(f"--restarts {args.restarts}: at least 1")
     out = Path(args.out) if args.out else results / "similarity" / f"{args.dataset}-seed{args.seed}"
     require_writable(out, "--out")
-    text, paths = similarity_report(load_records(results), results, args.dataset, args.seed, out, args.restarts)
+    text, paths = similarity_report(report_records(results, reg), results, args.dataset, args.seed, out,
+                                    args.restarts)  # rows named as the report names them
     print(text)
     for path in paths:
         print(f"wrote {path}")

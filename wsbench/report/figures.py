@@ -88,13 +88,17 @@ def samples_seen(record: dict, head: str) -> np.ndarray:
     return np.arange(1, points + 1) / points * record["params"]["epochs"] * per_epoch(record)
 
 
+BUDGET_PARAMS = ("epochs", "evals")  # how long a run trains and how often it is evaluated, not what it trains
+
+
 def table_point(run: dict, head: str, table_runs: list[dict]) -> tuple[int, float] | None:
     """The epochs and the validation accuracy of the table's run of `run`'s method, head and
-    configuration (every parameter but the epochs), of `run`'s seed where the table has it;
+    configuration (every parameter but the budget's), of `run`'s seed where the table has it;
     None where the table has no such row. The table's run stopped its own schedule at its
     budget, so its accuracy there is its own, not the longer run's at that point."""
     def configuration(r: dict) -> str:
-        return json.dumps({k: v for k, v in r["params"].items() if k != "epochs"}, sort_keys=True, default=str)
+        return json.dumps({k: v for k, v in r["params"].items() if k not in BUDGET_PARAMS}, sort_keys=True,
+                          default=str)
 
     same = [r for r in table_runs if r["status"] == "ok" and "epochs" in r["params"] and r["method"] == run["method"]
             and head in r["heads"] and configuration(r) == configuration(run)]
