@@ -116,7 +116,7 @@ def test_local_runs_start_in_waves_no_wider_than_the_cpus(monkeypatch):
     """The local executor starts every job it is given at once; the sweep hands it at most
     `array_parallelism` runs at a time, and never more than the CPUs hold at `cpus_per_task`."""
     from wsbench.cluster import submit as sub
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(sub, "usable_cpus", lambda: 8)
     assert sub.local_parallelism({"cpus_per_task": 1, "array_parallelism": 2}) == 2
     assert sub.local_parallelism({"cpus_per_task": 8, "array_parallelism": 64}) == 1
     assert sub.local_parallelism({"cpus_per_task": 2, "array_parallelism": 64}) == 4

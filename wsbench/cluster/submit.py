@@ -105,16 +105,21 @@ def submit(sweep: Sweep, reg: Registry, kind: str, settings: dict, data_root: Pa
     book_jobs(folder, kind, list(zip(todo, jobs)))
     log(f"  submitted {len(jobs)} runs as {kind} job{'s' if len(jobs) > 1 else ''} "
         f"{jobs[0].job_id}{'..' + str(jobs[-1].job_id) if len(jobs) > 1 else ''}; logs in {folder / 'logs'}")
-    if wait or kind != "slurm":
+    if wait or kind == "debug":
         for finished, job in enumerate(submitit.helpers.as_completed(jobs, poll_frequency=5.0), 1):
             report_end(todo[jobs.index(job)], job, f"  [{finished}/{len(todo)}]", results, log)
     return todo
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (inside a SLURM allocation: the allocation's, not the node's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def local_parallelism(settings: dict) -> int:
-    """Local runs at once: the array parallelism, but no more than this machine's CPUs hold at
+    """Local runs at once: the array parallelism, but no more than the usable CPUs hold at
     `cpus_per_task` each (more would only share the same cores)."""
-    fits = max(1, (os.cpu_count() or 1) // max(1, int(settings.get("cpus_per_task") or 1)))
+    fits = max(1, usable_cpus() // max(1, int(settings.get("cpus_per_task") or 1)))
     return max(1, min(int(settings.get("array_parallelism") or fits), fits))
 
 
