@@ -273,7 +273,7 @@ def main() -> None:
                      "num_epochs": conf["train_args"]["num_epochs"], "batch_size": conf["batch_size"],
                      "dropout_in_config": published, "loss_check_also_with_warmup_steps": SHORT_WARMUP}
     report("scalegmn", args, source, configuration, result, rates, adapter_version=wsbench.cls.version,
-           adapter_params={"network": "authors"})
+           adapter_params={"network": "authors", "input_scale": "raw"})  # input_scale=std is wsbench's
 
 
 if __name__ == "__main__":

@@ -117,3 +117,28 @@ def test_training_loop_takes_features_before_the_head_output():
     from wsbench.train.heads import last_linear
     model = ScaleGMNB(LAYOUTS[0], 5, hidden=8)
     assert last_linear(model) is model.head[-1]
+
+
+def test_phase_folded_input_divided_after_the_fold_keeps_both_symmetries():
+    """input_scale=std: the fold reads raw biases, then each tensor is divided by a positive
+    per-tensor divisor, so the network sees fold(w) / std and stays sign and permutation invariant."""
+    from wsbench.models.canonical import PhaseFolded
+    layout = LAYOUTS[0]
+    torch.manual_seed(0)
+    model = PhaseFolded(layout, ScaleGMNB(layout, 5, hidden=16)).eval()
+    flat = wide_biases(layout, 6)
+    divisor = torch.cat([torch.full((t[0].numel(),), 0.01 * (k + 1))  # one value per weight tensor
+                         for k, t in enumerate(t for layer in layout.unflatten(flat[:1]) for t in layer)])
+    assert "divisor" not in model.state_dict()  # raw input: the authors' model, the same state
+    with torch.no_grad():
+        raw_logits = model(flat)
+        model.divide_by(divisor)
+        logits = model(flat)
+        torch.testing.assert_close(logits, model.net(fold_phases(layout, flat) / divisor), rtol=0, atol=0)
+        assert (logits - raw_logits).abs().max() > 1e-6
+        gen = torch.Generator().manual_seed(1)
+        for moved in (flip_signs(layout, flat, gen), permute_hidden(layout, flat, gen)):
+            torch.testing.assert_close(model(moved), logits, rtol=0, atol=1e-12)
+    assert torch.equal(model.state_dict()["divisor"], divisor)  # saved with checkpoints
+    with pytest.raises(ValueError, match="positive"):
+        model.divide_by(-divisor)

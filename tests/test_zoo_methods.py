@@ -98,7 +98,7 @@ def test_normalisation_commutes_with_neuron_permutations(registry, tmp_path):
     assert not np.allclose(std.numpy(), std.numpy()[0])  # the layers do differ
 
 
-@pytest.mark.parametrize("network", ["wsbench", "authors"])
+@pytest.mark.parametrize("network", ["wsbench", "authors", "authors std"])
 def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(network, registry, tmp_path):
     """Zoo statistics, the method's normalisation and its network (wsbench's, or the authors'
     behind their phase fold): flipping the signs (and permuting) the hidden neurons of the raw
@@ -106,7 +106,9 @@ def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(network, registr
     (the negative control)."""
     from wsbench.models.symmetry import flip_signs
     data = registry.dataset("synthetic")().load(tmp_path, resolve(registry.dataset("synthetic"), {}))
-    params = resolve(registry.method("scalegmn"), {"network": network}, profile="smoke")
+    network, _, scale = network.partition(" ")
+    params = resolve(registry.method("scalegmn"), {"network": network, **({"input_scale": scale} if scale else {})},
+                     profile="smoke")
     spec = zoo_specs(data, params, 0)["val"]
     zoo = Zoo(spec, tmp_path, data.val, "image")
     zoo.fit()
@@ -117,12 +119,28 @@ def test_scalegmn_ignores_sign_flips_through_the_whole_pipeline(network, registr
     method = registry.method("scalegmn")()
     torch.manual_seed(0)
     model = method.build(spec.layout, data.num_classes, params).double().eval()
+    if scale:
+        model.divide_by(stats[1])  # what the plugin's train does first (the next test)
     normalise = method.normaliser(stats, torch.device("cpu"), params)
     torch.testing.assert_close(model(normalise(flipped)), model(normalise(raw)), atol=1e-5, rtol=0)
     dwsnet_params = resolve(registry.method("dwsnet"), {}, profile="smoke")  # it centres the weights
     centring = registry.method("dwsnet")().normaliser(stats, torch.device("cpu"), dwsnet_params)
     assert (model(centring(flipped)) - model(centring(raw))).abs().max() > 1e-4
 
+
+def test_scalegmn_input_scale_std_divides_the_folded_input_by_the_training_zoos_std(registry, monkeypatch):
+    """input_scale=std hands the shared training loop the authors' network dividing by the
+    training zoo's per-tensor std; the raw input (the default) leaves it as the authors' model."""
+    from wsbench.inr.siren import SirenLayout
+    from wsbench.zoo.method import ZooMethod
+    trained = []
+    monkeypatch.setattr(ZooMethod, "train", lambda self, model, *args: trained.append(model))
+    cls, layout = registry.method("scalegmn"), SirenLayout((2, 8, 8, 1))
+    stats = torch.stack([torch.zeros(layout.num_params), torch.linspace(0.01, 1.0, layout.num_params)])
+    for scale in ("raw", "std"):
+        params = resolve(cls, {"network": "authors", "input_scale": scale}, profile="smoke")
+        cls().train(cls().build(layout, 10, params), layout, stats, {}, None, params, None)
+    assert trained[0].divisor is None and torch.equal(trained[1].divisor, stats[1])
 
 
 def test_neural_graph_authors_network_reads_standardised_weights_and_trains_their_way(registry):

@@ -52,11 +52,22 @@ def fold_phases(layout: SirenLayout, flat: torch.Tensor) -> torch.Tensor:
 
 
 class PhaseFolded(nn.Module):
-    """A network that reads every INR as the authors' pipeline hands it over: phase-folded."""
+    """A network that reads every INR as the authors' pipeline hands it over: phase-folded;
+    then, once `divide_by` has set a positive divisor per weight (the training zoo's per-tensor
+    std), divided by it. The fold reads raw biases against multiples of π, so the division comes
+    after it; a positive divisor keeps a sign flip a sign flip."""
 
     def __init__(self, layout: SirenLayout, net: nn.Module):
         super().__init__()
         self.layout, self.net = layout, net
+        self.register_buffer("divisor", None)  # in the state dict only once set
+
+    def divide_by(self, divisor: torch.Tensor) -> None:
+        """Divide every phase-folded INR's flat weights (B, P) by `divisor` (P,), all positive."""
+        if divisor.shape != (self.layout.num_params,) or not bool((divisor > 0).all()):
+            raise ValueError(f"divisor: expected {self.layout.num_params} positive entries, got {tuple(divisor.shape)}")
+        self.divisor = divisor.to(next(self.net.parameters()))
 
     def forward(self, flat: torch.Tensor) -> torch.Tensor:
-        return self.net(fold_phases(self.layout, flat))
+        folded = fold_phases(self.layout, flat)
+        return self.net(folded if self.divisor is None else folded / self.divisor)
