@@ -54,6 +54,8 @@ class ScaleGMNMethod(ZooMethod):
                         head_hidden=parse_widths(params["head_hidden"]))
 
     def train(self, model, layout, stats, raw, y_train, p, ctx):
+        """The shared loop; with `input_scale=std` the network first learns the training zoo's
+        std, which only here meets the model (`build` sees no statistics)."""
         if p["network"] == "authors" and p["input_scale"] == "std":
             model.divide_by(stats[1])
         return super().train(model, layout, stats, raw, y_train, p, ctx)
