@@ -209,6 +209,31 @@ def test_a_row_is_not_named_by_a_parameter_its_network_ignores(registry):
     assert names == ["", "fourier_scale=10.0", "layers=4 network=wsbench"]
 
 
+def test_table_labels_name_no_parameter_where_it_has_no_effect():
+    """ScaleGMN's input scale acts only on the authors' network: the wsbench network's row is
+    not named by it, and the authors' rows are, where they differ in it."""
+    from wsbench.report.tables import config_labels
+    base = {"network": "authors", "input_scale": "std"}
+    wsbench = {**rec(0, 0.9, params={"network": "wsbench", "input_scale": "raw"}), "inert_params": ["input_scale"]}
+    std = {**rec(0, 0.8, params=base), "inert_params": []}
+    assert config_labels([wsbench, std]) == ["network=wsbench", "network=authors"]
+    raw = {**rec(0, 0.7, params={**base, "input_scale": "raw"}), "inert_params": []}
+    assert config_labels([wsbench, std, raw]) == ["network=wsbench", "input_scale=std network=authors",
+                                                  "input_scale=raw network=authors"]
+    assert config_labels([rec(0, 0.9, params=base), rec(0, 0.9, params={**base, "input_scale": "raw"})]) == \
+        ["input_scale=std", "input_scale=raw"]  # records of an unknown plugin: every difference names
+
+
+def test_report_records_mark_the_parameters_without_effect(registry, tmp_path, monkeypatch):
+    import wsbench.core.records
+    from wsbench.cli import report_records
+    older = rec(0, 0.9, method="scalegmn", params={"network": "wsbench"})  # before input_scale existed
+    monkeypatch.setattr(wsbench.core.records, "load_records", lambda results: [older])
+    [loaded] = report_records(tmp_path, registry)
+    assert loaded["params"]["input_scale"] == "raw"  # its legacy value, filled in
+    assert "input_scale" in loaded["inert_params"] and "network" not in loaded["inert_params"]
+
+
 def test_a_parameter_that_takes_effect_under_no_declared_setting_is_refused():
     from wsbench.core.contracts import Method
     from wsbench.core.params import Param

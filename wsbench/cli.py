@@ -102,11 +102,18 @@ def cmd_run(args, reg) -> None:
 
 def report_records(results: Path, reg) -> list[dict]:
     """The records under `results`, each with the legacy values of parameters its method gained
-    after it filled in (the record ran at them), so that rows are labelled like today's runs."""
-    from wsbench.core.params import with_legacy
+    after it filled in (the record ran at them), so that rows are labelled like today's runs,
+    and with `inert_params`, those without effect at its values, which name no row."""
+    from wsbench.core.params import inert, with_legacy
     from wsbench.core.records import load_records
-    return [{**r, "params": with_legacy(reg.methods[r["method"]].params, r.get("params") or {})}
-            if r.get("method") in reg.methods else r for r in load_records(results)]
+    out = []
+    for r in load_records(results):
+        if r.get("method") in reg.methods:
+            declared = reg.methods[r["method"]].params
+            params = with_legacy(declared, r.get("params") or {})
+            r = {**r, "params": params, "inert_params": sorted(inert(declared, params))}
+        out.append(r)
+    return out
 
 
 def cmd_report(args, reg) -> None:

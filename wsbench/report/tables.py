@@ -29,9 +29,13 @@ def group_key(record: dict) -> str:
     return json.dumps({k: record.get(k) for k in IDENTITY_KEYS if k != "seed"}, sort_keys=True, default=str)
 
 
+INERT = "inert"  # a facet's value where the parameter has no effect (a record's `inert_params`, cli.py)
+
+
 def _facets(record: dict) -> dict[str, str]:
     """What can tell two configurations of one method apart, as label parts."""
-    out = {k: json.dumps(v, sort_keys=True) for k, v in record.get("params", {}).items()}
+    inert = set(record.get("inert_params", ()))
+    out = {k: INERT if k in inert else json.dumps(v, sort_keys=True) for k, v in record.get("params", {}).items()}
     out.update({f"data:{k}": json.dumps(v, sort_keys=True) for k, v in record.get("data_params", {}).items()})
     out.update({f"{k} v": json.dumps(v) for k, v in (record.get("versions") or {}).items()})
     out["protocol v"] = json.dumps(record.get("protocol"))
@@ -40,12 +44,15 @@ def _facets(record: dict) -> dict[str, str]:
 
 def varying_facets(runs: list[dict]) -> list[dict[str, str]]:
     """Per record, the facets in which its configuration differs from the other
-    configurations of the same method on the same data set (none for a lone one)."""
+    configurations of the same method on the same data set (none for a lone one). A
+    parameter is compared only among the records where it has an effect, and names none
+    where it has none."""
     facets = [_facets(r) for r in runs]
     by: dict[tuple, list[dict]] = {}
     for r, f in zip(runs, facets):
         by.setdefault((r.get("dataset"), r["method"]), []).append(f)
-    return [{k: f[k] for k in sorted(f) if len({g.get(k) for g in by[(r.get("dataset"), r["method"])]}) > 1}
+    return [{k: f[k] for k in sorted(f)
+             if f[k] != INERT and len({g.get(k) for g in by[(r.get("dataset"), r["method"])]} - {INERT}) > 1}
             for r, f in zip(runs, facets)]
 
 
