@@ -131,7 +131,10 @@ def test_authors_code_column_says_whether_the_row_runs_the_checked_model(tmp_pat
     assert "warm-up" not in section({"scalegmn": doc})
     assert "losses within 4.0e-16 at the published warm-up and at 10 steps" in section(
         {"scalegmn": {**doc, "short_warmup": {"warmup_steps": 10}}})
-    assert "the authors' is network=authors" in cell(chosen, 3, {"network": "wsbench"})  # where to find it
+    assert "network=wsbench here, checked at network=authors" in cell(chosen, 3, {"network": "wsbench"})
+    scaled = {**doc, "adapter_params": {"network": "authors", "input_scale": "raw"}}  # the authors' network, not input
+    assert cell(scaled, 3, {"network": "authors", "input_scale": "std"}).startswith(
+        "not the authors' model: input_scale=std here, checked at input_scale=raw network=authors (3.1 vs")
     (tmp_path / "crosscheck").mkdir()
     (tmp_path / "crosscheck" / "scalegmn.json").write_text(json.dumps(doc))
     assert load_crosschecks(tmp_path) == {"scalegmn": doc}

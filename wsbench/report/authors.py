@@ -42,10 +42,11 @@ def cell(doc: dict | None, method_version: int | None, params: dict) -> str:
                 f"losses {doc['max_loss_difference']:.1e}")
     if covers(doc, method_version, params):
         return f"authors' model ✓ ({_rates(doc)})"
-    chosen = " ".join(f"{k}={v}" for k, v in sorted((doc.get("adapter_params") or {}).items()))
-    where = f"the authors' is {chosen}" if chosen and doc.get("adapter_version") == method_version else \
-        "the authors' model is reproduced apart"
-    return f"not this row's network; {where} ({_rates(doc)})"
+    if doc.get("adapter_version") != method_version:
+        return f"not this row's network; the authors' model is reproduced apart ({_rates(doc)})"
+    chosen = sorted((doc.get("adapter_params") or {}).items())
+    here = " ".join(f"{k}={params.get(k)}" for k, v in chosen if params.get(k) != v)
+    return f"not the authors' model: {here} here, checked at {' '.join(f'{k}={v}' for k, v in chosen)} ({_rates(doc)})"
 
 
 def section(docs: dict[str, dict]) -> str:
