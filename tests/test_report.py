@@ -212,6 +212,24 @@ def test_a_row_is_not_named_by_a_parameter_its_network_ignores(registry):
     assert names == ["", "fourier_scale=10.0", "layers=4 network=wsbench"]
 
 
+def test_a_configuration_run_on_every_data_set_is_one_matrix_row(registry):
+    """ScaleGMN's wsbench network runs 40 epochs everywhere; the profile sets 40 on digits only,
+    yet its digits cell sits in the same sub-row as the others, and the profile's own row
+    keeps its digits cell."""
+    from wsbench.core.params import resolve
+    from wsbench.report.matrix import profile_defaults, variants
+    recs = []
+    for dataset in ("digits", "mnist"):
+        quick = resolve(registry.method("scalegmn"), {}, "quick", dataset, "image")
+        recs += [rec(0, 0.5, method="scalegmn", params=quick, dataset=dataset),
+                 rec(0, 0.6, method="scalegmn", params={**quick, "network": "wsbench", "epochs": 40}, dataset=dataset)]
+    assert recs[0]["params"]["epochs"] == 40 and recs[2]["params"]["epochs"] == 7  # what the profile sets
+    names = [variants(recs, profile_defaults(registry))[k] for k in sorted(variants(recs, profile_defaults(registry)))]
+    assert sorted(names) == ["", "", "epochs=40 network=wsbench", "epochs=40 network=wsbench"]
+    sole = [r for r in recs if r["dataset"] == "digits"]  # without MNIST's row nothing wider names it
+    assert sorted(variants(sole, profile_defaults(registry)).values()) == ["", "network=wsbench"]
+
+
 def test_table_labels_name_no_parameter_where_it_has_no_effect():
     """ScaleGMN's input scale acts only on the authors' network: the wsbench network's row is
     not named by it, and the authors' rows are, where they differ in it."""

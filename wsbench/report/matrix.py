@@ -61,7 +61,7 @@ def variants(records: list[dict], defaults: Defaults) -> dict[tuple[str, str], s
     """Each record's (identity, profile) -> how its configuration differs from its method's profile
     ("" for the profile's own): the parameters set apart from the profile's, a profile other
     than quick, and versions or data parameters that vary among the method's rows."""
-    out = {}
+    named = []
     for r, facets in zip(records, varying_facets(records)):
         params = r.get("params") or {}
         default = defaults(r["method"], r.get("profile", ""), r["dataset"], params)
@@ -72,8 +72,25 @@ def variants(records: list[dict], defaults: Defaults) -> dict[tuple[str, str], s
             parts += [facet_label(k, v) for k, v in facets.items() if k not in params]
         if r.get("profile") != MAIN_PROFILE:
             parts.insert(0, f"profile {r.get('profile')}")
-        out[group_key(r), r.get("profile", "")] = " ".join(parts)
-    return out
+        named.append((r, parts))
+    return {(group_key(r), r.get("profile", "")): " ".join(_joined(r, parts, named)) for r, parts in named}
+
+
+def _joined(record: dict, parts: list[str], named: list[tuple[dict, list[str]]]) -> list[str]:
+    """A sub-row's name, or the name of a wider sub-row of its method it belongs to: one that
+    names everything it does and, beyond that, only parameter values it runs at (its data
+    set's profile happens to set them), with no record of its own on this data set. So a
+    configuration run on every data set is one row, even where a profile sets one of its
+    values on some data sets (40 epochs, the default on digits only)."""
+    if not parts:
+        return parts  # the profile's own row keeps its records
+    params = {f"{k}={v}" for k, v in (record.get("params") or {}).items()}
+    wider = [other for r, other in named if r["method"] == record["method"] and set(parts) < set(other)
+             and set(other) - set(parts) <= params]
+    taken = {" ".join(other) for r, other in named if r["method"] == record["method"]
+             and r["dataset"] == record["dataset"]}
+    wider = [other for other in wider if " ".join(other) not in taken]
+    return min(wider, key=lambda other: (len(other), other)) if wider else parts
 
 
 @dataclass(frozen=True, order=True)
