@@ -21,8 +21,8 @@ measurement of the same method, and prints both rates and their ratio. Usage:
     python benchmarks/train_throughput.py [--methods a,b] [--shape mnist|modelnet40|both]
                                           [--against COMMIT] [--seconds S] [--threads N]
                                           [--param KEY=VALUE ...]
-`--param` sets a parameter of every measured method that declares it (network=authors: the
-authors' networks of NFN, the neural graph, ScaleGMN and MWT at the profile's budget).
+`--param` sets a parameter of every measured method that declares it (network=wsbench:
+wsbench's own networks of NFN, the neural graph, ScaleGMN and MWT instead of their authors').
 """
 from __future__ import annotations
 
