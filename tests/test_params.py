@@ -68,6 +68,9 @@ def test_seed_specs():
         parse_indices("9-0", "--shards", 9)
     with pytest.raises(UserError, match="--shards '12': a count must lie between 1 and 10"):
         parse_indices("12", "--shards", 9)
+    with pytest.raises(UserError, match=r"--shards '0': .*number 0 alone is 0-0"):
+        parse_indices("0", "--shards", 0)
+    assert parse_indices("0-0", "--shards", 0) == [0]
 
 
 def test_params_declare_bounds_and_refuse_what_they_cannot_parse(registry):
