@@ -197,8 +197,8 @@ def parse_indices(text: str, flag: str, highest: int = MAX_SEED) -> list[int]:
         if text.isdigit():  # a count
             count = int(text)
             if not 1 <= count <= min(MAX_INDICES, highest + 1):
-                raise fail(f"a count must lie between 1 and {min(MAX_INDICES, highest + 1)} "
-                           f"(a single number is a count: number {count} alone is {count}-{count})")
+                hint = f" (a single number is a count: number {count} alone is {count}-{count})" if count <= highest else ""
+                raise fail(f"a count must lie between 1 and {min(MAX_INDICES, highest + 1)}{hint}")
             return list(range(count))
         out: list[int] = []
         for item in text.split(","):
