@@ -111,8 +111,8 @@ def zoo_rate(method, shape: str, profile: str, seconds: float, overrides: dict[s
     normalise = method.normaliser(stats, device, params) if takes_params else method.normaliser(stats, device)
     model = method.build(layout, classes, params).to(device).train()
     opt = method.optimisation(params).build(model, params["epochs"])
-
-    return step_rate(lambda idx: opt.step(model(normalise(raw[idx])), labels[idx]), batch, seconds)
+    forward = at_precision(model, params)
+    return step_rate(lambda idx: opt.step(forward(normalise(raw[idx])), labels[idx]), batch, seconds)
 
 
 def point_rate(method, profile: str, seconds: float, overrides: dict[str, str]) -> float:
@@ -132,7 +132,22 @@ def point_rate(method, profile: str, seconds: float, overrides: dict[str, str]) 
                                                               params["head_hidden"], params["dropout"])
     model.train()
     opt = Optimisation(params["lr"], params["weight_decay"]).build(model, params["epochs"])
-    return step_rate(lambda idx: opt.step(model(clouds[idx]), labels[idx]), batch, seconds)
+    forward = at_precision(model, params)
+    return step_rate(lambda idx: opt.step(forward(clouds[idx]), labels[idx]), batch, seconds)
+
+
+def at_precision(model, params: dict):
+    """The model's forward pass at the method's `precision` (trees and methods without the
+    parameter compute in float32)."""
+    if params.get("precision", "fp32") == "fp32":
+        return model
+    import torch
+    from wsbench.train.precision import autocast
+
+    def forward(x):
+        with autocast(torch.device("cpu"), params["precision"]):
+            return model(x)
+    return forward
 
 
 def step_rate(step, batch: int, seconds: float) -> float:

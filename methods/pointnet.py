@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from wsbench.api import (DataSplits, Method, MethodOutput, Optimisation, Param, RunContext, compile_module,
-                         parse_widths, train_classifier)
+                         parse_widths, precision_param, train_classifier)
 
 
 class PointFeatures(nn.Module):
@@ -47,7 +47,7 @@ class PointNet(nn.Module):
 
 class PointNetMethod(Method):
     name = "pointnet"
-    version = 2  # 2: points as rows of one matrix (linear maps, not 1x1 convolutions), compiled
+    version = 3  # 2: points as rows of one matrix (linear maps, not 1x1 convolutions), compiled; 3: bf16 by default
     description = "baseline on the signal: a small PointNet on the point clouds (no transforms)"
     weight_space = False
     modalities = ("pointcloud",)
@@ -63,6 +63,7 @@ class PointNetMethod(Method):
         "weight_decay": Param(1e-4, "AdamW weight decay", low=0),
         "compile": Param(True, "compile the per-point MLP with torch.compile (fused batch norm and ReLU, about "
                                "2x faster on a CPU; needs a C++ compiler there)"),
+        "precision": precision_param("bf16"),
     }
     # paper: charlesq34/pointnet@2618f72 train.py and models/pointnet_cls_basic.py (PointNet without T-Nets):
     # shared MLP 64-64-64-128-1024, 250 epochs, batch 32, lr 1e-3, no weight decay, jitter 0.01, no scaling.
@@ -97,5 +98,5 @@ class PointNetMethod(Method):
                                     data.test.x.to(ctx.device), ctx, epochs=p["epochs"],
                                     optimisation=Optimisation(p["lr"], p["weight_decay"]),
                                     batch_size=p["batch_size"], name="pointnet",
-                                    desc="PointNet on clouds")
+                                    desc="PointNet on clouds", precision=p["precision"])
         return MethodOutput(heads={"points": head}, num_params={"pointnet": head.num_params})

@@ -37,6 +37,7 @@ from wsbench.train.heads import penultimate_features, predict, train_classifier,
 from wsbench.train.loop import CHECKPOINT_STEPS, Loop, stage_result
 from wsbench.train.onecycle import OneCycleOptimisation
 from wsbench.train.optim import Optimisation
+from wsbench.train.precision import precision_param
 from wsbench.zoo.method import ZooMethod
 
 __all__ = [
@@ -53,8 +54,8 @@ __all__ = [
     "ConvEncoder", "DWSNet", "EndToEndMWT", "FlatMLP", "HyperNetwork", "MWTNetwork", "ModulatedSiren", "NFN", "NFNClassifier",
     "NeuralGraph", "NeuralGraphPNA", "PhaseFolded", "ScaleGMN", "ScaleGMNB", "generate", "mlp",
     # training
-    "CHECKPOINT_STEPS", "Loop", "OneCycleOptimisation", "Optimisation", "compile_module", "penultimate_features", "predict",
-    "require_compiler", "stage_result",
+    "CHECKPOINT_STEPS", "Loop", "OneCycleOptimisation", "Optimisation", "compile_module", "penultimate_features", "precision_param",
+    "predict", "require_compiler", "stage_result",
     "train_classifier", "train_feature_head",
     # the two-stage zoo methods' base
     "ZooMethod",

@@ -17,6 +17,7 @@ from wsbench.core.protocol import nonfinite
 from wsbench.models.mlp import mlp
 from wsbench.train.loop import Loop
 from wsbench.train.optim import Optimisation
+from wsbench.train.precision import autocast, native_bf16
 
 # Samples per forward pass when predicting: speed and memory only, the predictions are the
 # same. On a CPU small batches keep the graph networks' (B, 32, 32, d) edge states in cache:
@@ -25,13 +26,14 @@ PREDICT_BATCH = {"cpu": 64, "cuda": 1024}
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+def predict(model: nn.Module, x: torch.Tensor, precision: str = "fp32") -> np.ndarray:
     """Predicted labels; logits that are not finite are refused, not turned into a label by argmax."""
     model.eval()
     batch_size = PREDICT_BATCH.get(x.device.type, 1024)
     out = []
     for i in range(0, len(x), batch_size):
-        logits = model(x[i:i + batch_size])
+        with autocast(x.device, precision):
+            logits = model(x[i:i + batch_size])
         if not torch.isfinite(logits).all():
             raise ProtocolViolation(f"the classifier's logits of samples {i}-{i + len(logits) - 1} hold "
                                     f"{nonfinite(logits.detach().float().cpu().numpy())}: training diverged "
@@ -60,10 +62,10 @@ def penultimate_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
         hook.remove()
 
 
-def predict_with_features(model: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def predict_with_features(model: nn.Module, x: torch.Tensor, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
     """Predicted labels and the features before the last linear layer."""
     with penultimate_features(model) as features:
-        labels = predict(model, x)
+        labels = predict(model, x, precision)
     return labels, torch.cat(features).numpy()
 
 
@@ -74,12 +76,16 @@ def has_batch_norm(model: nn.Module) -> bool:
 def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
                      train_y: torch.Tensor, val_x: torch.Tensor, test_x: torch.Tensor, ctx: RunContext, *,
                      epochs: int, optimisation: Optimisation, batch_size: int, name: str,
-                     desc: str = "") -> HeadResult:
+                     desc: str = "", precision: str = "fp32") -> HeadResult:
     """`optimisation`'s steps over epochs of shuffled minibatches; after every epoch,
     predictions on val and test. `batch_inputs(idx, generator)` gives the model's input
     for a batch of training indices (where augmentations draw from the generator).
     Resumable per epoch; a last batch of one is skipped when batch norm cannot train on it.
-    The head's embeddings are the last epoch's features before the last linear layer."""
+    The head's embeddings are the last epoch's features before the last linear layer.
+    Forward passes, training and predicting, run at `precision` (wsbench.train.precision)."""
+    if precision == "bf16" and not native_bf16(ctx.device):
+        ctx.log(f"{name}: this {ctx.device.type} has no native bfloat16, so precision=bf16 is emulated and slow; "
+                f"--param precision=fp32 computes in float32")
     optimiser = optimisation.build(model, epochs)
     gen = torch.Generator().manual_seed(ctx.seed)
     result = HeadResult([], [], num_params=sum(t.numel() for t in model.parameters()))
@@ -92,14 +98,17 @@ def train_classifier(model: nn.Module, batch_inputs: Callable[[torch.Tensor, tor
         for idx in torch.randperm(len(train_y), generator=gen).split(batch_size):
             if len(idx) < min_batch:
                 continue
-            loss = optimiser.step(model(batch_inputs(idx, gen)), train_y[idx.to(ctx.device)])
+            inputs = batch_inputs(idx, gen)
+            with autocast(ctx.device, precision):
+                logits = model(inputs)
+            loss = optimiser.step(logits, train_y[idx.to(ctx.device)])
         optimiser.end_epoch()
         if i + 1 < epochs:
-            result.val_pred.append(predict(model, val_x))
-            result.test_pred.append(predict(model, test_x))
+            result.val_pred.append(predict(model, val_x, precision))
+            result.test_pred.append(predict(model, test_x, precision))
         else:  # the last epoch's features are the head's embeddings
             (val_pred, result.embeddings["val"]), (test_pred, result.embeddings["test"]) = (
-                predict_with_features(model, val_x), predict_with_features(model, test_x))
+                predict_with_features(model, val_x, precision), predict_with_features(model, test_x, precision))
             result.val_pred.append(val_pred)
             result.test_pred.append(test_pred)
         return {"loss": loss.item()} if loss is not None else None

@@ -56,8 +56,9 @@ class Optimiser:
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.opt, ramp)
 
     def step(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the logits, one update; the loss (detached)."""
-        loss = nn.functional.cross_entropy(logits, y)
+        """Cross-entropy of the logits (in float32 where a bf16 forward pass gave bfloat16), one
+        update; the loss (detached)."""
+        loss = nn.functional.cross_entropy(logits.float(), y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.spec.clip_norm > 0:
