@@ -26,14 +26,16 @@ PREDICT_BATCH = {"cpu": 64, "cuda": 1024}
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, precision: str = "fp32") -> np.ndarray:
-    """Predicted labels; logits that are not finite are refused, not turned into a label by argmax."""
+def predict(model: nn.Module, x: torch.Tensor, precision: str = "fp32", eager: bool = False) -> np.ndarray:
+    """Predicted labels; logits that are not finite are refused, not turned into a label by argmax.
+    `eager` runs the model's own forward even where the model was compiled in place."""
     model.eval()
+    forward = model.forward if eager else model
     batch_size = PREDICT_BATCH.get(x.device.type, 1024)
     out = []
     for i in range(0, len(x), batch_size):
         with autocast(x.device, precision):
-            logits = model(x[i:i + batch_size])
+            logits = forward(x[i:i + batch_size])
         if not torch.isfinite(logits).all():
             raise ProtocolViolation(f"the classifier's logits of samples {i}-{i + len(logits) - 1} hold "
                                     f"{nonfinite(logits.detach().float().cpu().numpy())}: training diverged "
@@ -63,9 +65,10 @@ def penultimate_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
 
 
 def predict_with_features(model: nn.Module, x: torch.Tensor, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
-    """Predicted labels and the features before the last linear layer."""
+    """Predicted labels and the features before the last linear layer. The pass runs eagerly:
+    a module compiled in place does not see a hook registered after its compilation."""
     with penultimate_features(model) as features:
-        labels = predict(model, x, precision)
+        labels = predict(model, x, precision, eager=True)
     return labels, torch.cat(features).numpy()
 
 

@@ -20,8 +20,10 @@ from wsbench.core.timing import Clock
 from wsbench.inr.siren import SirenLayout
 from wsbench.models.kofinas_augment import KofinasDraws, kofinas_augment
 from wsbench.models.symmetry import affine_augment, permute_hidden
+from wsbench.train.compiled import compile_module
 from wsbench.train.heads import train_classifier
 from wsbench.train.optim import Optimisation
+from wsbench.train.precision import precision_param
 from wsbench.zoo.recipe import DWSNET_SET, QUICK_UDF_ZOO, QUICK_ZOO, RECIPE, zoo_specs
 from wsbench.zoo.store import Zoo
 
@@ -36,6 +38,10 @@ TRAIN_PARAMS = {
                              "and/or a random rotation, scaling and shift of the input coordinates "
                              "(folded into the first layer); kofinas: the neural graphs' authors' translation, rotation, "
                              "shift, dropout and scaling of the weights", choices=AUGMENTATIONS),
+    "precision": precision_param("fp32"),
+    "compile": Param(False, "compile the classifier with torch.compile (fuses its elementwise chains, and with "
+                            "precision=bf16 the casts between them; not bit-identical; needs a C++ compiler on a CPU)",
+                     legacy=False),
 }
 
 
@@ -129,6 +135,8 @@ class ZooMethod(Method):
         for part in ("val", "test"):  # one view each, in sample order
             assert np.array_equal(loaded[part]["sample"], np.arange(len(getattr(data, part))))
         model = self.build(layout, data.num_classes, params).to(ctx.device)
+        if params["compile"]:
+            compile_module(model, ctx.device)
         with ctx.stage("train_classifier"):
             head = self.train(model, layout, stats, raw, y_train, params, ctx)
         return MethodOutput(heads={"weights": head}, metrics={"train_inrs": float(len(y_train))},
@@ -144,7 +152,7 @@ class ZooMethod(Method):
             model, lambda idx, gen: normalise(self.augment(layout, raw["train"][idx], p["augment"], gen)),
             y_train, normalise(raw["val"]), normalise(raw["test"]), ctx, epochs=p["epochs"],
             optimisation=self.optimisation(p), batch_size=p["batch_size"], name="classifier",
-            desc=f"{self.name} epochs")
+            desc=f"{self.name} epochs", precision=p["precision"])
 
     # An adapter that also offers its authors' network declares a parameter `network` with the
     # value "authors" for it: those runs read raw weights and train by `authors_optimisation`.
