@@ -54,6 +54,13 @@ def test_a_compiled_classifier_still_gives_the_heads_embeddings():
     assert result.embeddings["val"].shape == (30, 16) and result.embeddings["test"].shape == (30, 16)
 
 
+def test_a_bare_linear_classifier_gives_its_inputs_as_embeddings():
+    torch.manual_seed(0)
+    result = train(nn.Linear(6, 3), "fp32")
+    assert result.embeddings["val"].shape == (30, 6)
+    assert (result.embeddings["val"] == data()[0][:30].numpy()).all()
+
+
 def test_precision_at_fp32_leaves_a_runs_identity_as_before():
     declared = {"lr": Param(1e-3), "precision": precision_param("bf16")}
     assert identity_params(declared, {"lr": 1e-3, "precision": "fp32"}) == {"lr": 1e-3}

@@ -65,10 +65,11 @@ def penultimate_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
 
 
 def predict_with_features(model: nn.Module, x: torch.Tensor, precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
-    """Predicted labels and the features before the last linear layer. The pass runs eagerly:
-    a module compiled in place does not see a hook registered after its compilation."""
+    """Predicted labels and the features before the last linear layer. Where that layer is
+    inside the model the pass runs eagerly: a module compiled in place does not see a hook
+    registered on a submodule after its compilation."""
     with penultimate_features(model) as features:
-        labels = predict(model, x, precision, eager=True)
+        labels = predict(model, x, precision, eager=last_linear(model) is not model)
     return labels, torch.cat(features).numpy()
 
 
