@@ -110,8 +110,9 @@ def zoo_rate(method, shape: str, profile: str, seconds: float, overrides: dict[s
     takes_params = "params" in inspect.signature(method.normaliser).parameters
     normalise = method.normaliser(stats, device, params) if takes_params else method.normaliser(stats, device)
     model = method.build(layout, classes, params).to(device).train()
-    if params.get("compile"):  # the zoo classifiers' `compile` (trees before it have none)
-        model.compile()
+    if params.get("compile"):  # the zoo classifiers' `compile` (trees before it have none), as their runs compile
+        from wsbench.api import compile_module
+        compile_module(model, device)
     opt = method.optimisation(params).build(model, params["epochs"])
     forward = at_precision(model, params)
     return step_rate(lambda idx: opt.step(forward(normalise(raw[idx])), labels[idx]), batch, seconds)
